@@ -1,0 +1,49 @@
+package logging
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/go-kit/log/level"
+	"go.opentelemetry.io/otel/trace"
+)
+
+func TestJSONLineCarriesRequestAndTraceID(t *testing.T) {
+	var buf bytes.Buffer
+	l, err := New(&buf, "json", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid, _ := trace.TraceIDFromHex("0102030405060708090a0b0c0d0e0f10")
+	sid, _ := trace.SpanIDFromHex("0102030405060708")
+	ctx := trace.ContextWithSpanContext(WithRequestID(context.Background(), "req-1"),
+		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid}))
+	level.Info(With(ctx, l)).Log("msg", "hello")
+	level.Debug(l).Log("msg", "dropped")
+
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("got %d lines, want 1 (debug filtered): %q", len(lines), buf.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"msg": "hello", "request_id": "req-1", "trace_id": tid.String(), "level": "info"} {
+		if got[k] != want {
+			t.Errorf("%s: got %v, want %q", k, got[k], want)
+		}
+	}
+}
+
+func TestNewRejectsUnknownFormatAndLevel(t *testing.T) {
+	if _, err := New(&bytes.Buffer{}, "xml", "info"); err == nil {
+		t.Error("format xml: got nil error")
+	}
+	if _, err := New(&bytes.Buffer{}, "json", "loud"); err == nil {
+		t.Error("level loud: got nil error")
+	}
+}

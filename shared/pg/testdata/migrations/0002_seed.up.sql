@@ -1,0 +1,1 @@
+INSERT INTO accounts (id, balance) VALUES ('a', 100), ('b', 100);
