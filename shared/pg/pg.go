@@ -111,8 +111,13 @@ func migrateOne(ctx context.Context, dsn string, s Migrations) error {
 // serialization failure (40001) or deadlock (40P01) from fn or the commit
 // rolls back and runs fn again, up to 8 tries with jittered backoff, so fn
 // must have no effects outside tx. Other errors roll back and are returned
-// unchanged.
-func Tx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.Tx) error) error {
+// unchanged. fn's ctx carries tx (FromContext), so repositories called with
+// it join the transaction. When ctx already carries a transaction, fn runs
+// in it and the outer caller commits and retries.
+func Tx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
+	if tx := FromContext(ctx); tx != nil {
+		return fn(ctx, tx)
+	}
 	const tries = 8
 	backoff := 2 * time.Millisecond
 	for i := 1; ; i++ {
@@ -130,7 +135,7 @@ func Tx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.Tx)
 	}
 }
 
-func txOnce(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx.Tx) error) (err error) {
+func txOnce(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(context.Context, *sqlx.Tx) error) (err error) {
 	tx, err := db.BeginTxx(ctx, opts)
 	if err != nil {
 		return err
@@ -144,7 +149,7 @@ func txOnce(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(*sqlx
 			tx.Rollback()
 		}
 	}()
-	if err = fn(tx); err != nil {
+	if err = fn(WithTx(ctx, tx), tx); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -191,4 +196,26 @@ func redact(dsn string) string {
 		return "<dsn>"
 	}
 	return u.Redacted()
+}
+
+type txKey struct{}
+
+// WithTx returns ctx carrying tx.
+func WithTx(ctx context.Context, tx *sqlx.Tx) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
+// FromContext returns the transaction ctx carries, or nil.
+func FromContext(ctx context.Context) *sqlx.Tx {
+	tx, _ := ctx.Value(txKey{}).(*sqlx.Tx)
+	return tx
+}
+
+// Ext returns the transaction in ctx when there is one, else db: what a
+// repository method queries through so that it joins a caller's transaction.
+func Ext(ctx context.Context, db *sqlx.DB) sqlx.ExtContext {
+	if tx := FromContext(ctx); tx != nil {
+		return tx
+	}
+	return db
 }

@@ -62,7 +62,7 @@ func TestTxRetriesSerializationFailures(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := pg.Tx(ctx, db, serializable, func(tx *sqlx.Tx) error {
+			err := pg.Tx(ctx, db, serializable, func(_ context.Context, tx *sqlx.Tx) error {
 				var b int64
 				if err := tx.Get(&b, `SELECT balance FROM accounts WHERE id = 'a'`); err != nil {
 					return err
@@ -89,7 +89,7 @@ func TestTxRollsBackOnErrorAndTranslatesCodes(t *testing.T) {
 	db, _ := pgtest.New(t, testMigrations)
 	ctx := context.Background()
 	boom := errors.New("boom")
-	err := pg.Tx(ctx, db, nil, func(tx *sqlx.Tx) error {
+	err := pg.Tx(ctx, db, nil, func(_ context.Context, tx *sqlx.Tx) error {
 		if _, err := tx.Exec(`UPDATE accounts SET balance = 0 WHERE id = 'a'`); err != nil {
 			return err
 		}
@@ -114,5 +114,32 @@ func TestTxRollsBackOnErrorAndTranslatesCodes(t *testing.T) {
 	}
 	if pg.Retryable(err) {
 		t.Error("a check violation must not be retryable")
+	}
+}
+
+func TestTxJoinsTheTransactionInContext(t *testing.T) {
+	db, _ := pgtest.New(t, testMigrations)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := pg.Tx(ctx, db, nil, func(ctx context.Context, outer *sqlx.Tx) error {
+		err := pg.Tx(ctx, db, nil, func(ctx context.Context, inner *sqlx.Tx) error {
+			if inner != outer {
+				t.Error("inner Tx opened a second transaction")
+			}
+			_, err := pg.Ext(ctx, db).ExecContext(ctx, `UPDATE accounts SET balance = 0 WHERE id = 'b'`)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return boom // the outer rollback must undo the inner write
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("got %v, want boom", err)
+	}
+	var b int64
+	db.Get(&b, `SELECT balance FROM accounts WHERE id = 'b'`)
+	if b != 100 {
+		t.Errorf("got balance %d, want 100: the inner write escaped the outer rollback", b)
 	}
 }
