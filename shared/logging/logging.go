@@ -40,7 +40,7 @@ func New(w io.Writer, format, lvl string) (log.Logger, error) {
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", lvl)
 	}
 	l = level.NewFilter(l, opt)
-	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.Caller(5)), nil
+	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), nil
 }
 
 type ctxKey struct{}

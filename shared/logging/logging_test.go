@@ -32,6 +32,9 @@ func TestJSONLineCarriesRequestAndTraceID(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
 		t.Fatal(err)
 	}
+	if c, _ := got["caller"].(string); !strings.HasPrefix(c, "logging_test.go:") {
+		t.Errorf("caller: got %q, want the line in logging_test.go that logged", c)
+	}
 	for k, want := range map[string]string{"msg": "hello", "request_id": "req-1", "trace_id": tid.String(), "level": "info"} {
 		if got[k] != want {
 			t.Errorf("%s: got %v, want %q", k, got[k], want)
