@@ -1,0 +1,134 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/azora-os/azora/shared/errs"
+	"github.com/azora-os/azora/shared/pg"
+)
+
+// NotifyChannel is the Postgres NOTIFY channel Enqueue signals and the
+// relay listens on.
+const NotifyChannel = "azora_outbox"
+
+// The Kafka headers every published event carries besides its trace
+// context. The CloudEvents Kafka binding sends a structured-mode event with
+// HeaderContentType = ContentType; ce_id and ce_type repeat the event's id
+// and type so consumers and tools can filter without parsing the value.
+const (
+	HeaderContentType = "content-type"
+	HeaderID          = "ce_id"
+	HeaderType        = "ce_type"
+	ContentType       = "application/cloudevents+json; charset=UTF-8"
+)
+
+// MaxEventBytes bounds an event's structured-mode JSON. It stays under
+// librdkafka's and Kafka's 1 MB message limits with room for key and
+// headers, so an event Enqueue accepts can always be published: a row
+// Kafka could never take would otherwise be retried forever.
+const MaxEventBytes = 900_000
+
+// ErrNoTransaction is returned by Enqueue when ctx carries no transaction:
+// publishing outside the producer's transaction is the lost-or-phantom
+// event bug the outbox exists to prevent, so it is a programming error.
+var ErrNoTransaction = errs.New(errs.Internal, "outbox_no_transaction",
+	"events.Enqueue needs the caller's transaction in ctx (run it inside pg.Tx)")
+
+// ErrInvalidEvent is returned by Enqueue for an event missing a required
+// attribute; the message names which.
+var ErrInvalidEvent = errs.New(errs.Internal, "invalid_event", "the event is missing a required attribute")
+
+const insertOutbox = `
+INSERT INTO outbox (event_id, topic, key, payload, headers)
+SELECT e.id, e.topic, e.key, e.payload, e.headers::jsonb
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::text[])
+     WITH ORDINALITY AS e(id, topic, key, payload, headers, ord)
+ORDER BY e.ord`
+
+// Enqueue records evs in the outbox inside the transaction ctx carries
+// (pg.FromContext), so they are published if and only if that transaction
+// commits, in the order given. Each row holds the structured-mode JSON of
+// the event, its topic (ev.Source), its key (ev.PartitionKey) and the W3C
+// trace context of ctx. Enqueue also queues a NOTIFY that Postgres delivers
+// to the relay on commit (a rolled-back transaction never notifies).
+//
+// It returns ErrNoTransaction when ctx has no transaction, ErrInvalidEvent
+// for an event without id (a UUID), type, source, specversion 1.0 or
+// partition key or larger than MaxEventBytes, and an internal error when
+// the insert fails (a duplicate event id included). Nothing is inserted
+// unless every event is valid.
+func Enqueue(ctx context.Context, evs ...Event) error {
+	tx := pg.FromContext(ctx)
+	if tx == nil {
+		return ErrNoTransaction
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	trace := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, trace)
+
+	n := len(evs)
+	ids, topics, keys := make([]string, n), make([]string, n), make([]string, n)
+	payloads, headers := make([][]byte, n), make([]string, n)
+	for i, ev := range evs {
+		if err := validate(ev); err != nil {
+			return err
+		}
+		payload, err := json.Marshal(ev)
+		if err != nil {
+			return errs.Internalf(err, "outbox: marshal event %s", ev.ID)
+		}
+		if len(payload) > MaxEventBytes {
+			return ErrInvalidEvent.WithMessage("event %s of type %q is %d bytes, over the %d-byte limit", ev.ID, ev.Type, len(payload), MaxEventBytes)
+		}
+		h := map[string]string{HeaderType: ev.Type}
+		for k, v := range trace {
+			h[k] = v
+		}
+		hj, err := json.Marshal(h)
+		if err != nil {
+			return errs.Internalf(err, "outbox: marshal headers of %s", ev.ID)
+		}
+		ids[i], topics[i], keys[i] = ev.ID, ev.Source, ev.PartitionKey
+		payloads[i], headers[i] = payload, string(hj)
+	}
+	if _, err := tx.ExecContext(ctx, insertOutbox,
+		pq.Array(ids), pq.Array(topics), pq.Array(keys), pq.ByteaArray(payloads), pq.Array(headers)); err != nil {
+		return errs.Internalf(err, "outbox: insert %d event(s)", n)
+	}
+	// Notifications are queued in the transaction and sent at commit;
+	// Postgres folds identical ones, so one per transaction is enough.
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, NotifyChannel); err != nil {
+		return errs.Internalf(err, "outbox: notify")
+	}
+	return nil
+}
+
+func validate(ev Event) error {
+	var missing string
+	switch {
+	case ev.SpecVersion != "1.0":
+		missing = "specversion 1.0"
+	case ev.ID == "":
+		missing = "id"
+	case ev.Type == "":
+		missing = "type"
+	case ev.Source == "":
+		missing = "source"
+	case ev.PartitionKey == "":
+		missing = "partitionkey"
+	}
+	if missing != "" {
+		return ErrInvalidEvent.WithMessage("event %q of type %q has no %s", ev.ID, ev.Type, missing)
+	}
+	if _, err := uuid.Parse(ev.ID); err != nil {
+		return ErrInvalidEvent.WithMessage("event id %q is not a UUID", ev.ID)
+	}
+	return nil
+}
