@@ -1,0 +1,3 @@
+-- The education schema starts empty; its tables arrive with the education issue as
+-- 0002 onwards. This file fixes version 1 so that every environment agrees.
+SELECT 1;

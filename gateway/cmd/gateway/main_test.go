@@ -1,0 +1,12 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/azora-os/azora/shared/app/apptest"
+)
+
+func TestRunServesOperationalEndpoints(t *testing.T) {
+	base := apptest.StartService(t, apptest.Env(t, apptest.Deps{Redis: true}), loadConfig, run)
+	apptest.CheckOperational(t, base, "redis")
+}

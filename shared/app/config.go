@@ -1,0 +1,70 @@
+package app
+
+import (
+	"time"
+
+	"github.com/azora-os/azora/shared/config"
+)
+
+// Config is what every service binary reads from the environment. A
+// service's own config struct embeds it.
+type Config struct {
+	Name            string
+	HTTPAddr        string
+	LogLevel        string
+	LogFormat       string
+	OTLPEndpoint    string
+	DatabaseURL     config.Secret // holds a password in production
+	RedisURL        config.Secret
+	RedisAddrs      []string
+	RedisPassword   config.Secret
+	KafkaBrokers    string
+	JWKSURL         string
+	DrainDelay      time.Duration // readiness is 503 this long before the listener closes
+	ShutdownTimeout time.Duration // in-flight requests get this long to finish
+}
+
+// Needs says which dependencies a binary requires.
+type Needs struct {
+	Postgres bool
+	Redis    bool
+	Kafka    bool
+	JWKS     bool
+}
+
+// Base returns c; a service config embedding Config inherits it, which is
+// how Main reaches the common part of any service's config.
+func (c Config) Base() Config { return c }
+
+// LoadConfig reads the common variables for service name, recording every
+// problem in r. defaultAddr is the service's port from DESIGN.md.
+func LoadConfig(r *config.Reader, name, defaultAddr string, needs Needs) Config {
+	c := Config{
+		Name:            name,
+		HTTPAddr:        r.String("HTTP_ADDR", defaultAddr),
+		LogLevel:        r.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		LogFormat:       r.OneOf("LOG_FORMAT", "json", "json", "logfmt"),
+		OTLPEndpoint:    r.URL("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		DrainDelay:      r.Duration("SHUTDOWN_DRAIN_DELAY", 5*time.Second),
+		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+	}
+	if needs.Postgres {
+		c.DatabaseURL = config.Secret(r.URL("DATABASE_URL", ""))
+		r.Check(c.DatabaseURL != "", "DATABASE_URL", "is required")
+	}
+	if needs.Redis {
+		c.RedisURL = config.Secret(r.URL("REDIS_URL", ""))
+		c.RedisAddrs = r.List("REDIS_ADDRS", nil)
+		c.RedisPassword = r.OptionalSecret("REDIS_PASSWORD")
+		r.Check(c.RedisURL != "" || len(c.RedisAddrs) > 0, "REDIS_URL", "or REDIS_ADDRS is required")
+		r.Check(c.RedisURL == "" || len(c.RedisAddrs) == 0, "REDIS_URL", "and REDIS_ADDRS are exclusive: set one")
+	}
+	if needs.Kafka {
+		c.KafkaBrokers = r.Required("KAFKA_BROKERS")
+	}
+	if needs.JWKS {
+		c.JWKSURL = r.URL("AUTH_JWKS_URL", "")
+		r.Check(c.JWKSURL != "", "AUTH_JWKS_URL", "is required")
+	}
+	return c
+}
