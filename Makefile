@@ -1,0 +1,82 @@
+# Azora developer entry points. `make` alone lists them.
+#
+# Every recipe honours the environment: DATABASE_URL / REDIS_URL / KAFKA_BROKERS and the rest
+# (see scripts/run.sh); TEST_DATABASE_URL / TEST_REDIS_URL for the Go tests default to the
+# servers scripts/deps.sh finds or starts.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PKGS               ?= ./...
+TEST_TIMEOUT       ?= 10m
+BENCHTIME          ?= 1s
+BENCH              ?= .
+STATICCHECK_VERSION ?= v0.8.2
+BIN                := bin
+CMDS               := ./auth/cmd/auth ./education/cmd/education ./finance/cmd/finance \
+                      ./gateway/cmd/gateway ./scripts/devkafka
+
+.PHONY: help build run test test-go smoke lint bench deps deps-stop nginx-check clean
+
+help: ## list the targets
+	@echo "Azora — make targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 16
+
+build: ## compile the four services and the dev Kafka broker into bin/
+	go build -o $(BIN)/ $(CMDS)
+
+run: ## start everything (deps, Kafka, services, NGINX) in the foreground; Ctrl-C stops it
+	scripts/run.sh
+
+# The test recipe finds or starts Postgres and Redis once, points the Go tests at them, runs
+# the race-enabled suite, then the end-to-end smoke test, and stops any server it started.
+test: ## deps check, go test -race over every package, then scripts/smoke.sh
+	@set -euo pipefail; \
+	deps_env=$$(scripts/deps.sh); eval "$$deps_env"; \
+	trap 'if [ -n "$$AZORA_DEPS_STARTED" ]; then scripts/deps.sh stop $$AZORA_DEPS_STARTED; fi' EXIT; \
+	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
+	echo "go test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)"; \
+	go test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS); \
+	scripts/smoke.sh
+
+test-go: ## only the Go tests (go test -race), against the servers deps.sh finds or starts
+	@set -euo pipefail; \
+	deps_env=$$(scripts/deps.sh); eval "$$deps_env"; \
+	trap 'if [ -n "$$AZORA_DEPS_STARTED" ]; then scripts/deps.sh stop $$AZORA_DEPS_STARTED; fi' EXIT; \
+	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
+	go test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+smoke: ## only the end-to-end check: make run starts, every /readyz is 200, NGINX works, all stops
+	scripts/smoke.sh
+
+lint: ## gofmt, go vet, staticcheck (and shellcheck on scripts/ when installed)
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.run/*' -not -path './bin/*')); \
+	if [ -n "$$out" ]; then echo "gofmt -l lists files to format:"; echo "$$out"; exit 1; fi; echo "gofmt: clean"
+	go vet $(PKGS)
+	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+	@if command -v shellcheck >/dev/null; then shellcheck -x scripts/*.sh .ci/run && echo "shellcheck: clean"; \
+	else echo "shellcheck not installed; scripts not linted"; fi
+
+# Benchmarks need the same servers as the tests; only packages that define a Benchmark run.
+bench: ## go test -bench on the packages that have benchmarks (BENCH, BENCHTIME to narrow)
+	@set -euo pipefail; \
+	pkgs=$$(grep -rl --include='*_test.go' -E '^func Benchmark' . | grep -v '^./.run/' | xargs -r -n1 dirname | sort -u); \
+	if [ -z "$$pkgs" ]; then echo "no benchmarks yet"; exit 0; fi; \
+	deps_env=$$(scripts/deps.sh); eval "$$deps_env"; \
+	trap 'if [ -n "$$AZORA_DEPS_STARTED" ]; then scripts/deps.sh stop $$AZORA_DEPS_STARTED; fi' EXIT; \
+	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
+	echo "go test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME)" $$pkgs; \
+	go test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) $$pkgs
+
+deps: ## find or start Postgres and Redis; prints export lines: eval "$(make -s deps)"
+	@scripts/deps.sh
+
+deps-stop: ## stop the Postgres/Redis that scripts/deps.sh started under .run/
+	@scripts/deps.sh stop
+
+nginx-check: ## render deploy/nginx/nginx.conf and validate it with nginx -t
+	@scripts/nginx.sh check
+
+clean: ## stop local deps started under .run/, remove bin/ and .run/ (local data included)
+	@scripts/deps.sh stop
+	rm -rf $(BIN) .run
