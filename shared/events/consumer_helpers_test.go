@@ -259,3 +259,23 @@ func (a *attemptCounter) get(id string) int {
 }
 
 var errHandlerBoom = fmt.Errorf("handler says boom")
+
+// checkOrderPerKey fails t unless the effects of each key were applied in
+// sequence order 1, 2, 3 … with none missing or repeated.
+func (env *consumerEnv) checkOrderPerKey(t testing.TB) {
+	t.Helper()
+	var rows []struct {
+		Key string `db:"key"`
+		Seq int    `db:"seq"`
+	}
+	if err := env.db.Select(&rows, `SELECT key, seq FROM effects ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]int{}
+	for _, r := range rows {
+		if r.Seq != last[r.Key]+1 {
+			t.Errorf("key %s: got seq %d after %d, want %d", r.Key, r.Seq, last[r.Key], last[r.Key]+1)
+		}
+		last[r.Key] = r.Seq
+	}
+}

@@ -193,20 +193,7 @@ func TestConsumerHandsPartitionsOverOnRebalance(t *testing.T) {
 	if got := env.count(t, `SELECT count(*) FROM effects`); got != want {
 		t.Errorf("got %d effects, want %d: some event applied twice", got, want)
 	}
-	var rows []struct {
-		Key string `db:"key"`
-		Seq int    `db:"seq"`
-	}
-	if err := env.db.Select(&rows, `SELECT key, seq FROM effects ORDER BY id`); err != nil {
-		t.Fatal(err)
-	}
-	last := map[string]int{}
-	for _, r := range rows {
-		if r.Seq != last[r.Key]+1 {
-			t.Errorf("key %s: got seq %d after %d", r.Key, r.Seq, last[r.Key])
-		}
-		last[r.Key] = r.Seq
-	}
+	env.checkOrderPerKey(t)
 	if a := processedCount(t, regA, outcomeApplied); a == want {
 		t.Errorf("the first member applied all %d events; the handover was not exercised", a)
 	}

@@ -344,20 +344,7 @@ func TestConsumerKeepsPartitionOrder(t *testing.T) {
 	waitUntil(t, "every event applied", func() bool {
 		return env.count(t, `SELECT count(*) FROM effects`) == keys*perKey
 	})
-	var rows []struct {
-		Key string `db:"key"`
-		Seq int    `db:"seq"`
-	}
-	if err := env.db.Select(&rows, `SELECT key, seq FROM effects ORDER BY id`); err != nil {
-		t.Fatal(err)
-	}
-	last := map[string]int{}
-	for _, r := range rows {
-		if r.Seq != last[r.Key]+1 {
-			t.Errorf("key %s: got seq %d after %d, want %d", r.Key, r.Seq, last[r.Key], last[r.Key]+1)
-		}
-		last[r.Key] = r.Seq
-	}
+	env.checkOrderPerKey(t)
 	if got := maxInFlight.Load(); got < 2 {
 		t.Errorf("got at most %d handler running at once, want partitions applied concurrently", got)
 	}
