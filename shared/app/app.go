@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg Config, out io.Writer, sets ...pg.Migrations) 
 // still commit and the outbox holds their events until it is back.
 func (a *App) Relay() {
 	r := &events.Relay{DB: a.DB, DSN: string(a.Config.DatabaseURL), Brokers: a.Config.KafkaBrokers,
-		Logger: log.With(a.Logger, "component", "relay"), Metrics: a.Registry}
+		Logger: a.Logger, Metrics: a.Registry}
 	a.Go("outbox relay", r.Run)
 }
 

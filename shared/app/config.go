@@ -1,6 +1,7 @@
 package app
 
 import (
+	"strings"
 	"time"
 
 	"github.com/azora-os/azora/shared/config"
@@ -19,7 +20,10 @@ type Config struct {
 	RedisAddrs      []string
 	RedisPassword   config.Secret
 	KafkaBrokers    string
+	KeyPrefix       string // every Redis key the platform writes starts with it
 	JWKSURL         string
+	Issuer          string        // the iss of access tokens (the auth service's public URL)
+	Audience        string        // the aud access tokens carry
 	DrainDelay      time.Duration // readiness is 503 this long before the listener closes
 	ShutdownTimeout time.Duration // in-flight requests get this long to finish
 }
@@ -45,6 +49,9 @@ func LoadConfig(r *config.Reader, name, defaultAddr string, needs Needs) Config 
 		LogLevel:        r.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:       r.OneOf("LOG_FORMAT", "json", "json", "logfmt"),
 		OTLPEndpoint:    r.URL("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		KeyPrefix:       r.String("REDIS_KEY_PREFIX", "azora:"),
+		Issuer:          r.URL("AUTH_ISSUER", "http://127.0.0.1:4001"),
+		Audience:        r.String("AUTH_AUDIENCE", "azora"),
 		DrainDelay:      r.Duration("SHUTDOWN_DRAIN_DELAY", 5*time.Second),
 		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
@@ -58,6 +65,7 @@ func LoadConfig(r *config.Reader, name, defaultAddr string, needs Needs) Config 
 		c.RedisPassword = r.OptionalSecret("REDIS_PASSWORD")
 		r.Check(c.RedisURL != "" || len(c.RedisAddrs) > 0, "REDIS_URL", "or REDIS_ADDRS is required")
 		r.Check(c.RedisURL == "" || len(c.RedisAddrs) == 0, "REDIS_URL", "and REDIS_ADDRS are exclusive: set one")
+		r.Check(!strings.ContainsAny(c.KeyPrefix, "{}"), "REDIS_KEY_PREFIX", "must not contain { or }: keys put their own cluster hash tags after it")
 	}
 	if needs.Kafka {
 		c.KafkaBrokers = r.Required("KAFKA_BROKERS")

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/azora-os/azora/shared/config"
@@ -16,12 +17,19 @@ import (
 // Configurer is a service's config: anything embedding Config.
 type Configurer interface{ Base() Config }
 
+// Command is a subcommand of a service binary besides "migrate", such as
+// "auth rotate-keys": it runs once with the loaded config and exits.
+type Command[C Configurer] struct {
+	Name string
+	Run  func(ctx context.Context, cfg C, out io.Writer) error
+}
+
 // Main is the whole of a service's main: it reads the config with load
 // (every problem reported on one line, exit 2), then either applies the
 // migrations ("<svc> migrate") or listens on HTTP_ADDR and calls run until
-// SIGINT or SIGTERM. It returns the process exit code.
+// SIGINT or SIGTERM, or runs one of cmds. It returns the process exit code.
 func Main[C Configurer](args []string, stderr io.Writer, load func(*config.Reader) (C, error), sets []pg.Migrations,
-	run func(ctx context.Context, cfg C, ln net.Listener, out io.Writer) error) int {
+	run func(ctx context.Context, cfg C, ln net.Listener, out io.Writer) error, cmds ...Command[C]) int {
 	name := "service"
 	if len(args) > 0 {
 		name = args[0]
@@ -48,10 +56,22 @@ func Main[C Configurer](args []string, stderr io.Writer, load func(*config.Reade
 			}
 			fmt.Fprintf(stderr, "%s: migrations applied\n", name)
 			return 0
-		default:
-			fmt.Fprintf(stderr, "%s: unknown command %q (want no argument, or migrate)\n", name, args[1])
-			return 2
 		}
+		for _, c := range cmds {
+			if c.Name == args[1] {
+				if err := c.Run(ctx, cfg, os.Stdout); err != nil {
+					fmt.Fprintf(stderr, "%s %s: %v\n", name, c.Name, err)
+					return 1
+				}
+				return 0
+			}
+		}
+		names := []string{"migrate"}
+		for _, c := range cmds {
+			names = append(names, c.Name)
+		}
+		fmt.Fprintf(stderr, "%s: unknown command %q (want no argument, or one of %s)\n", name, args[1], strings.Join(names, ", "))
+		return 2
 	}
 	ln, err := net.Listen("tcp", base.HTTPAddr)
 	if err != nil {

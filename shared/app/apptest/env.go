@@ -34,7 +34,11 @@ func Env(t testing.TB, d Deps) map[string]string {
 		env["DATABASE_URL"] = dsn
 	}
 	if d.Redis {
+		// The service's keys go under the test's own prefix, removed when
+		// the test ends.
+		_, prefix := redistest.New(t)
 		env["REDIS_URL"] = redistest.URL()
+		env["REDIS_KEY_PREFIX"] = prefix
 	}
 	if d.Kafka {
 		env["KAFKA_BROKERS"] = kafkatest.New(t)
