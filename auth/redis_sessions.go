@@ -1,0 +1,300 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/azora-os/azora/shared/errs"
+	"github.com/azora-os/azora/shared/revocation"
+)
+
+// RedisPrefix is the key prefix of auth's Redis state in production. It is
+// revocation.DefaultPrefix because revocation marks are written under the
+// sessions' prefix and every service's revocation.Checker reads them there.
+const RedisPrefix = revocation.DefaultPrefix
+
+// maxSIDLen bounds a session id; real ones are UUIDs (36 characters).
+const maxSIDLen = 128
+
+// RedisSessions is the Sessions port over Redis (one node or a cluster).
+//
+// Keys, under prefix: session:{sid} (a hash: user, roles, amr, created,
+// expires, the current refresh hash) and session:{sid}:spent (the set of
+// rotated-out hashes), both expiring at the session's absolute end;
+// revoked:{sid} (revocation.Key); and user:{uid}:sessions, a sorted set of
+// the user's sids scored by their expiry, for RevokeUser. Every key of one
+// sid carries the hash tag {sid}, so the scripts that touch several of
+// them run in one cluster slot; the user index lives in another slot and
+// is never touched by the same script.
+type RedisSessions struct {
+	c         redis.UniversalClient
+	prefix    string
+	markTTL   time.Duration
+	rotate    *redis.Script
+	revoke    *redis.Script
+	indexUser *redis.Script
+}
+
+var _ Sessions = (*RedisSessions)(nil)
+
+// NewRedisSessions returns the session store. prefix isolates its keys
+// (RedisPrefix in production); accessTTL is the access-token lifetime,
+// which fixes how long a revoked sid stays marked.
+func NewRedisSessions(c redis.UniversalClient, prefix string, accessTTL time.Duration) *RedisSessions {
+	return &RedisSessions{
+		c:         c,
+		prefix:    prefix,
+		markTTL:   revocation.MarkTTL(accessTTL),
+		rotate:    redis.NewScript(rotateLua),
+		revoke:    redis.NewScript(revokeLua),
+		indexUser: redis.NewScript(indexUserLua),
+	}
+}
+
+func (r *RedisSessions) sessionKey(sid string) string { return r.prefix + "session:{" + sid + "}" }
+func (r *RedisSessions) spentKey(sid string) string   { return r.prefix + "session:{" + sid + "}:spent" }
+func (r *RedisSessions) userKey(uid string) string    { return r.prefix + "user:{" + uid + "}:sessions" }
+
+// sidKeys are the KEYS of the rotate and revoke scripts, one slot.
+func (r *RedisSessions) sidKeys(sid string) []string {
+	return []string{r.sessionKey(sid), r.spentKey(sid), revocation.Key(r.prefix, sid)}
+}
+
+// indexUserLua adds a sid to the user's index, drops entries whose
+// sessions (and their access tokens) are long over, and keeps the index
+// alive at least as long as its newest session.
+// KEYS: user index. ARGV: sid, session expiry (ms), prune below (ms), ttl (ms).
+const indexUserLua = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local ttl = tonumber(ARGV[4])
+if redis.call('PTTL', KEYS[1]) < ttl then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return 1
+`
+
+// Create implements Sessions. The user index is written first: a session
+// that RevokeUser cannot find would survive a password change, while an
+// indexed sid without a session (Create failing half way) is harmless.
+// Errors: internal for a malformed session, unavailable when Redis fails.
+func (r *RedisSessions) Create(ctx context.Context, s Session, refreshHash string) error {
+	now := time.Now()
+	switch {
+	case !validSID(s.ID):
+		return errs.Internalf(fmt.Errorf("malformed sid %q", s.ID), "create session")
+	case s.UserID == "" || refreshHash == "":
+		return errs.Internalf(errors.New("user and refresh hash are required"), "create session %s", s.ID)
+	case !s.ExpiresAt.After(now):
+		return errs.Internalf(fmt.Errorf("it expires in the past (%v)", s.ExpiresAt), "create session %s", s.ID)
+	}
+	roles, err := json.Marshal(s.Roles)
+	if err != nil {
+		return errs.Internalf(err, "encode roles")
+	}
+	amr, err := json.Marshal(s.AMR)
+	if err != nil {
+		return errs.Internalf(err, "encode amr")
+	}
+	indexTTL := s.ExpiresAt.Sub(now) + r.markTTL
+	err = r.indexUser.Run(ctx, r.c, []string{r.userKey(s.UserID)},
+		s.ID, s.ExpiresAt.UnixMilli(), now.Add(-r.markTTL).UnixMilli(), indexTTL.Milliseconds()).Err()
+	if err != nil {
+		return redisUnavailable("index session", err)
+	}
+	key := r.sessionKey(s.ID)
+	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key,
+			"user", s.UserID,
+			"roles", string(roles),
+			"amr", string(amr),
+			"created", strconv.FormatInt(s.CreatedAt.UnixNano(), 10),
+			"expires", strconv.FormatInt(s.ExpiresAt.UnixNano(), 10),
+			"refresh", refreshHash)
+		p.PExpireAt(ctx, key, s.ExpiresAt)
+		return nil
+	})
+	if err != nil {
+		return redisUnavailable("create session", err)
+	}
+	return nil
+}
+
+// rotateLua is the whole refresh decision, atomic.
+// KEYS: session, spent set, revocation mark.
+// ARGV: presented hash, next hash, revocation channel, sid, mark ttl (ms).
+const rotateLua = `
+local cur = redis.call('HGET', KEYS[1], 'refresh')
+if not cur then
+  return {'invalid'}
+end
+if cur == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[1])
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[2], ttl)
+  end
+  local s = redis.call('HMGET', KEYS[1], 'user', 'roles', 'amr', 'created', 'expires')
+  return {'ok', s[1], s[2], s[3], s[4], s[5]}
+end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  local user = redis.call('HGET', KEYS[1], 'user')
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[5])
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+  return {'reused', user}
+end
+return {'invalid'}
+`
+
+// Rotate implements Sessions in one script, so that of any number of
+// concurrent refreshes with one token exactly one wins. The others present
+// a spent hash and so revoke the session: the winner's new refresh token
+// then fails too (invalid_refresh_token, the session is gone) and its
+// access token is refused as revoked. That is deliberate: a replayed
+// refresh token cannot be told apart from a stolen one.
+// Errors: invalid_refresh_token, refresh_token_reused, unavailable.
+func (r *RedisSessions) Rotate(ctx context.Context, sid, old, next string) (Session, error) {
+	if !validSID(sid) || old == "" || next == "" {
+		return Session{}, ErrInvalidRefreshToken
+	}
+	res, err := r.rotate.Run(ctx, r.c, r.sidKeys(sid),
+		old, next, revocation.Channel(r.prefix), sid, r.markTTL.Milliseconds()).StringSlice()
+	if err != nil {
+		return Session{}, redisUnavailable("rotate refresh token", err)
+	}
+	switch {
+	case len(res) == 6 && res[0] == "ok":
+		s, err := decodeSession(sid, res[1:])
+		if err != nil {
+			return Session{}, errs.Internalf(err, "decode session %s", sid)
+		}
+		return s, nil
+	case len(res) > 0 && res[0] == "reused":
+		// The index entry would also go when it expires; removing it now
+		// is tidiness, so its failure does not hide the reuse.
+		if len(res) == 2 {
+			_ = r.c.ZRem(ctx, r.userKey(res[1]), sid).Err()
+		}
+		return Session{}, ErrRefreshTokenReused
+	default:
+		return Session{}, ErrInvalidRefreshToken
+	}
+}
+
+// decodeSession reads the script's user, roles, amr, created, expires.
+func decodeSession(sid string, f []string) (Session, error) {
+	s := Session{ID: sid, UserID: f[0]}
+	if err := json.Unmarshal([]byte(f[1]), &s.Roles); err != nil {
+		return Session{}, fmt.Errorf("roles: %w", err)
+	}
+	if err := json.Unmarshal([]byte(f[2]), &s.AMR); err != nil {
+		return Session{}, fmt.Errorf("amr: %w", err)
+	}
+	created, err := strconv.ParseInt(f[3], 10, 64)
+	if err != nil {
+		return Session{}, fmt.Errorf("created: %w", err)
+	}
+	expires, err := strconv.ParseInt(f[4], 10, 64)
+	if err != nil {
+		return Session{}, fmt.Errorf("expires: %w", err)
+	}
+	s.CreatedAt, s.ExpiresAt = time.Unix(0, created).UTC(), time.Unix(0, expires).UTC()
+	return s, nil
+}
+
+// revokeLua ends a session and marks its sid revoked for every service.
+// KEYS: session, spent set, revocation mark. ARGV: channel, sid, mark ttl (ms).
+const revokeLua = `
+local user = redis.call('HGET', KEYS[1], 'user')
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return user
+`
+
+// Revoke implements Sessions. The sid is marked revoked even when the
+// session is already gone (expired), since its access tokens may still be
+// live. Errors: unavailable.
+func (r *RedisSessions) Revoke(ctx context.Context, sid string) error {
+	if !validSID(sid) {
+		return nil // Create refuses such sids: no session, no token carries it
+	}
+	user, err := r.revokeOne(ctx, sid)
+	if err != nil {
+		return err
+	}
+	if user != "" {
+		if err := r.c.ZRem(ctx, r.userKey(user), sid).Err(); err != nil {
+			return redisUnavailable("unindex session", err)
+		}
+	}
+	return nil
+}
+
+// revokeOne runs the revoke script and returns the session's user, or ""
+// when the session was already gone.
+func (r *RedisSessions) revokeOne(ctx context.Context, sid string) (string, error) {
+	user, err := r.revoke.Run(ctx, r.c, r.sidKeys(sid),
+		revocation.Channel(r.prefix), sid, r.markTTL.Milliseconds()).Text()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", redisUnavailable("revoke session", err)
+	}
+	return user, nil
+}
+
+// RevokeUser implements Sessions: it revokes every indexed session of the
+// user, then removes exactly those sids from the index (not the whole
+// index, which may have gained a session meanwhile). Errors: unavailable.
+func (r *RedisSessions) RevokeUser(ctx context.Context, userID string) error {
+	key := r.userKey(userID)
+	sids, err := r.c.ZRange(ctx, key, 0, -1).Result()
+	if err != nil {
+		return redisUnavailable("list sessions", err)
+	}
+	if len(sids) == 0 {
+		return nil
+	}
+	members := make([]any, 0, len(sids))
+	for _, sid := range sids {
+		if validSID(sid) {
+			if _, err := r.revokeOne(ctx, sid); err != nil {
+				return err
+			}
+		}
+		members = append(members, sid)
+	}
+	if err := r.c.ZRem(ctx, key, members...).Err(); err != nil {
+		return redisUnavailable("unindex sessions", err)
+	}
+	return nil
+}
+
+// validSID accepts the session ids auth issues (UUIDs) and refuses what
+// could not be one; in particular braces, which would change the keys'
+// cluster hash tag, since the sid of a refresh token comes from the client.
+func validSID(sid string) bool {
+	if sid == "" || len(sid) > maxSIDLen {
+		return false
+	}
+	for i := 0; i < len(sid); i++ {
+		switch c := sid[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// redisUnavailable translates a Redis failure into a 503.
+func redisUnavailable(what string, err error) error {
+	return errs.E(errs.Unavailable, "a data store is unavailable; try again shortly", fmt.Errorf("redis: %s: %w", what, err))
+}
