@@ -1,0 +1,209 @@
+package auth
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	httptransport "github.com/go-kit/kit/transport/http"
+	"github.com/go-kit/log"
+	"github.com/gorilla/mux"
+
+	"github.com/azora-os/azora/shared/httpx"
+	"github.com/azora-os/azora/shared/kit"
+)
+
+// The paths of API.md's Auth table that MakeHTTPHandler serves.
+const (
+	PathRegister    = "/api/v1/auth/register"
+	PathLogin       = "/api/v1/auth/login"
+	PathLoginMFA    = "/api/v1/auth/login/mfa"
+	PathRefresh     = "/api/v1/auth/token/refresh"
+	PathLogout      = "/api/v1/auth/logout"
+	PathMe          = "/api/v1/auth/me"
+	PathTOTPSetup   = "/api/v1/auth/mfa/totp/setup"
+	PathTOTPEnable  = "/api/v1/auth/mfa/totp/enable"
+	PathTOTPDisable = "/api/v1/auth/mfa/totp/disable"
+	PathUserRoles   = "/api/v1/auth/users/{id}/roles"
+	PathJWKS        = "/.well-known/jwks.json"
+	PathDiscovery   = "/.well-known/openid-configuration"
+)
+
+// How long clients and HTTP caches may keep the public documents. The
+// discovery document changes only with a deployment. The key set changes
+// with every rotation, and a cache adds its max-age to how late a verifier
+// can learn of a new key, which KeyConfig.PrePublish must cover: the
+// default fits the default KeyConfig (1 min − 15 s refresh − 30 s
+// verifier refresh interval).
+const (
+	DefaultJWKSMaxAge = 15 * time.Second
+	discoveryMaxAge   = 5 * time.Minute
+)
+
+// HTTPOption configures MakeHTTPHandler.
+type HTTPOption func(*httpOptions)
+
+type httpOptions struct {
+	clientIP   func(*http.Request) string
+	jwksMaxAge time.Duration
+}
+
+// WithClientIP makes logins rate-limited under clientIP(r) instead of
+// RemoteAddrIP(r): behind trusted proxies, pass a function that reads
+// their forwarding header.
+func WithClientIP(clientIP func(*http.Request) string) HTTPOption {
+	return func(o *httpOptions) { o.clientIP = clientIP }
+}
+
+// WithJWKSMaxAge sets the max-age of the JWKS (default DefaultJWKSMaxAge);
+// keep it within PrePublish − Refresh − kit.DefaultMinRefreshInterval of
+// the KeyConfig in use. Zero or less makes the key set uncacheable.
+func WithJWKSMaxAge(d time.Duration) HTTPOption {
+	return func(o *httpOptions) { o.jwksMaxAge = d }
+}
+
+// RemoteAddrIP returns the host part of r.RemoteAddr: the peer of the TCP
+// connection, which is the client only when nothing proxies the request.
+func RemoteAddrIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// MakeHTTPHandler registers the Auth routes of API.md (all but OAuth's) on
+// r, serving e. issuer is the tokens' iss, an absolute URL; the discovery
+// document publishes it and the JWKS URL under it. Every route copies the
+// bearer token into the context for the JWT step, decodes bodies strictly
+// (httpx.DecodeJSON: unknown fields, wrong types and bad JSON are 400s, a
+// wrong Content-Type 415) and answers errors as RFC 9457 problems
+// (httpx.ServerOptions). A body is decoded before the token is checked, so
+// a malformed request is a 400 even without a token.
+//
+// The JWKS and discovery documents are public and cacheable: their
+// encoders set Cache-Control after httpx.SecurityHeaders (outside, in
+// httpx.Stack) has set no-store, so the route's value wins. Their errors
+// keep no-store.
+func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, issuer string, opts ...HTTPOption) {
+	o := httpOptions{clientIP: RemoteAddrIP, jwksMaxAge: DefaultJWKSMaxAge}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	serverOpts := append(httpx.ServerOptions(logger), httptransport.ServerBefore(kit.HTTPToContext()))
+	// Path before Methods: gorilla/mux v1.8.1 clears a recorded method
+	// mismatch when a later route's first matcher succeeds, so with
+	// Methods first a GET on a POST-only path became a 404, not a 405.
+	handle := func(method, path string, ep endpoint.Endpoint, dec httptransport.DecodeRequestFunc, enc httptransport.EncodeResponseFunc) {
+		r.Path(path).Methods(method).Handler(httptransport.NewServer(ep, dec, enc, serverOpts...))
+	}
+	ok, created := httpx.EncodeJSON(http.StatusOK), httpx.EncodeJSON(http.StatusCreated)
+
+	handle(http.MethodPost, PathRegister, e.RegisterEndpoint, decodeBody[RegisterRequest], created)
+	handle(http.MethodPost, PathLogin, e.LoginEndpoint, decodeLogin(o.clientIP), ok)
+	handle(http.MethodPost, PathLoginMFA, e.LoginMFAEndpoint, decodeBody[loginMFARequest], ok)
+	handle(http.MethodPost, PathRefresh, e.RefreshEndpoint, decodeBody[refreshRequest], ok)
+	handle(http.MethodPost, PathLogout, e.LogoutEndpoint, decodeEmpty, ok)
+	handle(http.MethodGet, PathMe, e.MeEndpoint, decodeEmpty, ok)
+	handle(http.MethodPost, PathTOTPSetup, e.SetupTOTPEndpoint, decodeEmpty, ok)
+	handle(http.MethodPost, PathTOTPEnable, e.EnableTOTPEndpoint, decodeBody[codeRequest], ok)
+	handle(http.MethodPost, PathTOTPDisable, e.DisableTOTPEndpoint, decodeBody[codeRequest], ok)
+	handle(http.MethodPut, PathUserRoles, e.SetRolesEndpoint, decodeSetRoles, ok)
+	handle(http.MethodGet, PathJWKS, e.JWKSEndpoint, decodeEmpty, encodePublic(o.jwksMaxAge))
+
+	doc, encodeDoc := NewDiscovery(issuer), encodePublic(discoveryMaxAge)
+	r.Path(PathDiscovery).Methods(http.MethodGet).HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_ = encodeDoc(req.Context(), w, doc)
+	})
+}
+
+// decodeBody strictly decodes the JSON body into a T.
+func decodeBody[T any](_ context.Context, r *http.Request) (any, error) {
+	var req T
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// decodeLogin decodes a LoginRequest and adds the client's address, which
+// no body may set (ClientIP has no JSON name, so sending it is an unknown
+// field).
+func decodeLogin(clientIP func(*http.Request) string) httptransport.DecodeRequestFunc {
+	return func(_ context.Context, r *http.Request) (any, error) {
+		var req LoginRequest
+		if err := httpx.DecodeJSON(r, &req); err != nil {
+			return nil, err
+		}
+		req.ClientIP = clientIP(r)
+		return req, nil
+	}
+}
+
+// decodeEmpty accepts no body, or a JSON object without fields: routes
+// without input still refuse fields they do not know, like every other.
+func decodeEmpty(_ context.Context, r *http.Request) (any, error) {
+	if r.ContentLength == 0 {
+		return emptyRequest{}, nil
+	}
+	var req emptyRequest
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// decodeSetRoles takes the user id from the path, never from the body.
+func decodeSetRoles(_ context.Context, r *http.Request) (any, error) {
+	var req setRolesRequest
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return nil, err
+	}
+	req.UserID = mux.Vars(r)["id"]
+	return req, nil
+}
+
+// encodePublic writes a public document as JSON that may be cached for
+// maxAge (whole seconds). Set, not Add: httpx.SecurityHeaders already put
+// no-store there, and a maxAge under a second leaves it.
+func encodePublic(maxAge time.Duration) httptransport.EncodeResponseFunc {
+	secs := int64(maxAge / time.Second)
+	return func(_ context.Context, w http.ResponseWriter, response any) error {
+		if secs > 0 {
+			w.Header().Set("Cache-Control", "public, max-age="+strconv.FormatInt(secs, 10))
+		}
+		return httpx.WriteJSON(w, http.StatusOK, response)
+	}
+}
+
+// Discovery is the OpenID Provider metadata (OpenID Connect Discovery 1.0,
+// section 3) served at /.well-known/openid-configuration. It lists only
+// what this service serves; the OAuth endpoints join it with the OAuth
+// routes.
+type Discovery struct {
+	Issuer                           string   `json:"issuer"`
+	JWKSURI                          string   `json:"jwks_uri"`
+	ResponseTypesSupported           []string `json:"response_types_supported"`
+	SubjectTypesSupported            []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
+	ClaimsSupported                  []string `json:"claims_supported"`
+}
+
+// NewDiscovery returns the discovery document of issuer: its JWKS URL,
+// RS256 signing, public subject identifiers, the authorization code
+// response type (the only one Azora's OAuth server will offer) and the
+// claims API.md gives access tokens.
+func NewDiscovery(issuer string) Discovery {
+	return Discovery{
+		Issuer:                           issuer,
+		JWKSURI:                          strings.TrimSuffix(issuer, "/") + PathJWKS,
+		ResponseTypesSupported:           []string{"code"},
+		SubjectTypesSupported:            []string{"public"},
+		IDTokenSigningAlgValuesSupported: []string{"RS256"},
+		ClaimsSupported:                  []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "roles", "amr"},
+	}
+}
