@@ -150,21 +150,21 @@ addr_of() {
 # variable is unset. Each is generated once per checkout into .run/dev-secrets.env (mode 600)
 # and reused, so what was sealed or signed with it (TOTP seeds, signing keys) stays readable
 # across runs. Production gets them from Vault; nothing here is ever used there.
-#   dev_secret NAME BYTES     exports NAME = BYTES random bytes, base64 (std, padded)
+#   dev_secret NAME BYTES [PREFIX]  exports NAME = PREFIX + BYTES random bytes, base64 (std, padded)
 dev_secret() {
-	local name=$1 bytes=$2 file=$AZORA_STATE/dev-secrets.env value=""
+	local name=$1 bytes=$2 prefix=${3:-} file=$AZORA_STATE/dev-secrets.env value=""
 	[ -z "${!name:-}" ] || return 0
 	if [ -f "$file" ]; then value=$(sed -n "s/^$name=//p" "$file" | tail -n 1); fi
 	if [ -z "$value" ]; then
-		value=$(head -c "$bytes" /dev/urandom | base64 | tr -d '\n')
+		value=$prefix$(head -c "$bytes" /dev/urandom | base64 | tr -d '\n')
 		(umask 077 && echo "$name=$value" >>"$file")
 		say "generated a development $name (kept in $file)"
 	fi
 	export "$name=$value"
 }
 dev_secrets() {
-	: # One line per secret the services require, e.g.:
-	# dev_secret AUTH_SEAL_KEY 32
+	# The key-encryption key that seals auth's signing keys and TOTP seeds ("id:key").
+	if [ -z "${AUTH_SEAL_KEYS_FILE:-}" ]; then dev_secret AUTH_SEAL_KEYS 32 dev1:; fi
 }
 
 # --- per-service environment --------------------------------------------------------------

@@ -1,34 +1,74 @@
-// Command auth runs the auth service (see package auth). "auth migrate"
-// applies its migrations and exits.
+// Command auth runs the auth service (see package auth). Subcommands:
+// "auth migrate" applies its migrations; "auth rotate-keys" adds a new
+// signing key now (it signs once published for the pre-publication delay).
 package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 
 	"github.com/azora-os/azora/auth"
 	"github.com/azora-os/azora/shared/app"
 	"github.com/azora-os/azora/shared/config"
 	"github.com/azora-os/azora/shared/events"
+	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/pg"
+	"github.com/azora-os/azora/shared/seal"
 )
 
 // Config is the auth binary's configuration.
 type Config struct {
 	app.Config
+	SealKeys       config.Secret // AUTH_SEAL_KEYS "id:base64key,…" (first seals), or from AUTH_SEAL_KEYS_FILE
+	SealKeysFile   string
+	Argon2         auth.Argon2Params
+	AccessTTL      time.Duration
+	SessionTTL     time.Duration
+	RotateEvery    time.Duration
+	PrePublish     time.Duration
+	AdminEmail     string
+	AdminPassword  config.Secret
+	LoginPairBurst int // failed-or-not attempts at one account from one address before 429
 }
 
 func loadConfig(r *config.Reader) (Config, error) {
-	c := Config{Config: app.LoadConfig(r, "auth", ":4001", app.Needs{Postgres: true, Redis: true, Kafka: true, JWKS: false})}
+	c := Config{
+		Config:       app.LoadConfig(r, "auth", ":4001", app.Needs{Postgres: true, Redis: true, Kafka: true}),
+		SealKeys:     r.OptionalSecret("AUTH_SEAL_KEYS"),
+		SealKeysFile: r.String("AUTH_SEAL_KEYS_FILE", ""),
+		Argon2: auth.Argon2Params{
+			Time:      uint32(r.Int("AUTH_ARGON2_TIME", 2)),
+			MemoryKiB: uint32(r.Int("AUTH_ARGON2_MEMORY_KIB", 19456)),
+			Threads:   uint8(r.Int("AUTH_ARGON2_THREADS", 1)),
+		},
+		AccessTTL:      r.Duration("AUTH_ACCESS_TTL", 15*time.Minute),
+		SessionTTL:     r.Duration("AUTH_SESSION_TTL", 30*24*time.Hour),
+		RotateEvery:    r.Duration("AUTH_KEY_ROTATE_EVERY", 30*24*time.Hour),
+		PrePublish:     r.Duration("AUTH_KEY_PREPUBLISH", time.Minute),
+		AdminEmail:     r.String("AUTH_BOOTSTRAP_ADMIN_EMAIL", ""),
+		AdminPassword:  r.OptionalSecret("AUTH_BOOTSTRAP_ADMIN_PASSWORD"),
+		LoginPairBurst: r.Int("AUTH_LOGIN_PAIR_BURST", auth.DefaultLoginLimits.PerAccountIP.Burst),
+	}
+	r.Check(c.SealKeys != "" || c.SealKeysFile != "", "AUTH_SEAL_KEYS", "or AUTH_SEAL_KEYS_FILE is required (the key that seals signing keys and TOTP seeds)")
+	r.Check(c.Argon2.Time >= 1 && c.Argon2.MemoryKiB >= 8192 && c.Argon2.Threads >= 1, "AUTH_ARGON2_*", "must be at least t=1, m=8192 KiB, p=1")
+	r.Check((c.AdminEmail == "") == (c.AdminPassword == ""), "AUTH_BOOTSTRAP_ADMIN_EMAIL", "and AUTH_BOOTSTRAP_ADMIN_PASSWORD go together")
+	r.Check(c.AccessTTL > 0 && c.SessionTTL > c.AccessTTL, "AUTH_SESSION_TTL", "must be longer than AUTH_ACCESS_TTL")
+	r.Check(c.LoginPairBurst >= 1, "AUTH_LOGIN_PAIR_BURST", "must be at least 1")
 	return c, r.Err()
 }
 
 var migrations = []pg.Migrations{auth.Migrations, events.Migrations}
 
 func main() {
-	os.Exit(app.Main(os.Args, os.Stderr, loadConfig, migrations, run))
+	os.Exit(app.Main(os.Args, os.Stderr, loadConfig, migrations, run,
+		app.Command[Config]{Name: "rotate-keys", Run: rotateKeys}))
 }
 
 func run(ctx context.Context, cfg Config, ln net.Listener, out io.Writer) error {
@@ -37,7 +77,86 @@ func run(ctx context.Context, cfg Config, ln net.Listener, out io.Writer) error 
 		return err
 	}
 	defer a.Close()
+	svc, keys, err := build(ctx, cfg, a)
+	if err != nil {
+		return err
+	}
+	if err := keys.EnsureKey(ctx); err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	if cfg.AdminEmail != "" {
+		if err := svc.EnsureAdmin(ctx, cfg.AdminEmail, string(cfg.AdminPassword)); err != nil {
+			return fmt.Errorf("bootstrap admin %s: %w", cfg.AdminEmail, err)
+		}
+		level.Info(a.Logger).Log("msg", "bootstrap admin ensured", "email", cfg.AdminEmail)
+	}
+	// Auth checks its own tokens the way every service does: through its
+	// published JWKS and the shared revocation list.
+	jwks := cfg.JWKSURL
+	if jwks == "" {
+		jwks = "http://" + ln.Addr().String() + "/.well-known/jwks.json"
+	}
+	v, err := a.Verifier(jwks)
+	if err != nil {
+		return err
+	}
 	a.Relay()
-
+	a.Go("signing keys", keys.Run)
+	e := auth.MakeEndpoints(svc, a.Logger, kit.NewMetrics(a.Registry, "auth"), v)
+	auth.MakeHTTPHandler(e, a.Router, a.Logger, cfg.Issuer)
 	return a.Serve(ctx, ln)
+}
+
+// build assembles the service over its Postgres and Redis adapters.
+func build(ctx context.Context, cfg Config, a *app.App) (*auth.AuthService, *auth.KeyManager, error) {
+	sealer, err := loadSealer(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := auth.NewKeyManager(auth.NewPostgresSigningKeys(a.DB), sealer, auth.KeyConfig{
+		Issuer: cfg.Issuer, Audience: cfg.Audience, AccessTTL: cfg.AccessTTL,
+		RotateEvery: cfg.RotateEvery, PrePublish: cfg.PrePublish,
+	}, log.With(a.Logger, "component", "keys"))
+	limits := auth.DefaultLoginLimits
+	limits.PerAccountIP.Burst = cfg.LoginPairBurst
+	prefix := app.RevocationPrefix(cfg.Config) // sessions mark revocations where checkers look
+	svc := auth.NewService(auth.Deps{
+		Users:      auth.NewPostgresUsers(a.DB),
+		Tx:         auth.NewPostgresTransactor(a.DB),
+		Outbox:     events.Enqueue,
+		Sessions:   auth.NewRedisSessions(a.Redis, prefix, cfg.AccessTTL),
+		Challenges: auth.NewRedisChallenges(a.Redis, prefix),
+		Limiter:    auth.NewRedisLimiter(a.Redis, prefix),
+		Hasher:     auth.NewArgon2Hasher(cfg.Argon2),
+		Signer:     keys,
+		Sealer:     sealer,
+	}, auth.Config{AccessTTL: cfg.AccessTTL, SessionTTL: cfg.SessionTTL, Limits: limits})
+	return svc, keys, nil
+}
+
+func loadSealer(cfg Config) (*seal.Sealer, error) {
+	if cfg.SealKeysFile != "" {
+		return seal.LoadFile(cfg.SealKeysFile)
+	}
+	return seal.Load(string(cfg.SealKeys))
+}
+
+// rotateKeys is "auth rotate-keys": an operator's rotation, outside the
+// schedule (a suspected key compromise, say).
+func rotateKeys(ctx context.Context, cfg Config, out io.Writer) error {
+	a, err := app.New(ctx, cfg.Config, out, migrations...)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	_, keys, err := build(ctx, cfg, a)
+	if err != nil {
+		return err
+	}
+	rotated, err := keys.Rotate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "rotated: %v\n", rotated)
+	return nil
 }

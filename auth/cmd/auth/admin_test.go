@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/azora-os/azora/shared/events"
+	"github.com/azora-os/azora/shared/events/kafkatest"
+)
+
+func TestAdminSetsRolesAndEventsReachKafka(t *testing.T) {
+	t.Parallel()
+	const adminEmail, adminPassword = "root@azora.test", "a long admin passphrase"
+	base, env := startAuth(t, map[string]string{
+		"AUTH_BOOTSTRAP_ADMIN_EMAIL":    adminEmail,
+		"AUTH_BOOTSTRAP_ADMIN_PASSWORD": adminPassword,
+	})
+	c := newClient(base, "127.0.0.1")
+	admin := c.do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": adminEmail, "password": adminPassword})
+	want(t, admin, 200, "")
+	adminToken := admin.str("access_token")
+	userID, user := registerAndLogin(t, c, uniqueEmail())
+
+	path := "/api/v1/auth/users/" + userID + "/roles"
+	want(t, c.do(t, "PUT", path, user.str("access_token"), map[string]any{"roles": []string{"admin"}}), 403, "forbidden")
+	want(t, c.do(t, "PUT", path, "", map[string]any{"roles": []string{"admin"}}), 401, "missing_token")
+	want(t, c.do(t, "PUT", path, adminToken, map[string]any{"roles": []string{"superuser"}}), 400, "invalid_role")
+	want(t, c.do(t, "PUT", "/api/v1/auth/users/0190f5a0-0000-7000-8000-000000000000/roles", adminToken, map[string]any{"roles": []string{"student"}}), 404, "user_not_found")
+	r := c.do(t, "PUT", path, adminToken, map[string]any{"roles": []string{"instructor", "student"}})
+	want(t, r, 200, "")
+	if got := anyStrings(r.obj("user")["roles"]); !slices.Equal(got, []string{"instructor", "student"}) {
+		t.Errorf("got roles %v", got)
+	}
+	// The new role reaches the client at its next refresh.
+	ref := c.do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": user.str("refresh_token")})
+	want(t, ref, 200, "")
+	me := c.do(t, "GET", "/api/v1/auth/me", ref.str("access_token"), nil)
+	if got := anyStrings(me.obj("user")["roles"]); !slices.Equal(got, []string{"instructor", "student"}) {
+		t.Errorf("me after refresh: got roles %v", got)
+	}
+	// Taking a role away ends the user's sessions.
+	want(t, c.do(t, "PUT", path, adminToken, map[string]any{"roles": []string{"student"}}), 200, "")
+	want(t, c.do(t, "GET", "/api/v1/auth/me", ref.str("access_token"), nil), 401, "")
+
+	// registered and roles_changed (the admin's, then the user's twice) leave through the
+	// outbox, keyed by the user they are about.
+	recs := kafkatest.ReadAll(t, env["KAFKA_BROKERS"], events.TopicAuth, 5, 20*time.Second)
+	var types []string
+	for _, rec := range recs {
+		ev, err := events.Parse(rec.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(rec.Key) != ev.PartitionKey {
+			t.Errorf("event %s: key %q, want the partition key %q", ev.Type, rec.Key, ev.PartitionKey)
+		}
+		if ev.PartitionKey != userID {
+			continue
+		}
+		types = append(types, ev.Type)
+		if ev.Type == "azora.auth.user.registered" {
+			var d map[string]any
+			json.Unmarshal(ev.Data, &d)
+			if d["user_id"] != userID || d["email"] == nil || d["name"] != "Ada" || d["roles"] == nil {
+				t.Errorf("registered data: got %v", d)
+			}
+		}
+	}
+	wantTypes := []string{"azora.auth.user.registered", "azora.auth.user.roles_changed", "azora.auth.user.roles_changed"}
+	if !slices.Equal(types, wantTypes) {
+		t.Errorf("got events %v for the user, want %v", types, wantTypes)
+	}
+}

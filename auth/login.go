@@ -1,0 +1,209 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/azora-os/azora/shared/errs"
+)
+
+// Login implements Service. Every attempt spends the per-address budgets
+// before the password is checked, so concurrent guesses cannot overrun
+// them; only failures spend the account's own budget.
+func (s *AuthService) Login(ctx context.Context, req LoginRequest) (LoginResult, error) {
+	email := NormalizeEmail(req.Email)
+	if email == "" || req.Password == "" {
+		return LoginResult{}, ErrInvalidCredentials
+	}
+	pairKey, acctKey := "login:pair:"+email+"|"+req.ClientIP, "login:acct:"+email
+	if err := s.admit(ctx,
+		limitStep{"login:ip:" + req.ClientIP, s.cfg.Limits.PerIP, 1},
+		limitStep{pairKey, s.cfg.Limits.PerAccountIP, 1},
+		limitStep{acctKey, s.cfg.Limits.PerAccount, 0},
+	); err != nil {
+		return LoginResult{}, err
+	}
+
+	a, err := s.Users.ByEmail(ctx, email)
+	if errors.Is(err, ErrUserNotFound) {
+		s.Hasher.Dummy(req.Password) // an unknown email costs what a wrong password does
+		return LoginResult{}, s.failed(ctx, acctKey)
+	}
+	if err != nil {
+		return LoginResult{}, err
+	}
+	ok, rehash, err := s.Hasher.Verify(req.Password, a.PasswordHash)
+	if err != nil {
+		return LoginResult{}, errs.Internalf(err, "verify password of %s", a.ID)
+	}
+	if !ok {
+		return LoginResult{}, s.failed(ctx, acctKey)
+	}
+	if err := s.Limiter.Reset(ctx, pairKey); err != nil {
+		return LoginResult{}, err
+	}
+	if rehash {
+		if err := s.rehash(ctx, a.ID, req.Password); err != nil {
+			return LoginResult{}, err
+		}
+	}
+	if a.MFAEnabled {
+		token, err := s.Challenges.NewMFA(ctx, MFAChallenge{UserID: a.ID}, s.cfg.MFATokenTTL)
+		if err != nil {
+			return LoginResult{}, err
+		}
+		return LoginResult{MFAToken: token}, nil
+	}
+	t, err := s.issue(ctx, a.User, []string{AMRPassword})
+	if err != nil {
+		return LoginResult{}, err
+	}
+	return LoginResult{Tokens: &t}, nil
+}
+
+type limitStep struct {
+	key   string
+	limit Limit
+	n     int
+}
+
+// admit runs every step and refuses with the longest wait when any is out
+// of budget.
+func (s *AuthService) admit(ctx context.Context, steps ...limitStep) error {
+	var wait time.Duration
+	denied := false
+	for _, st := range steps {
+		d, err := s.Limiter.Allow(ctx, st.key, st.limit, st.n)
+		if err != nil {
+			return err
+		}
+		if !d.Allowed {
+			denied, wait = true, max(wait, d.RetryAfter)
+		}
+	}
+	if denied {
+		return &RateLimitedError{After: wait}
+	}
+	return nil
+}
+
+// failed spends one unit of the account's failure budget and returns the
+// error the client sees.
+func (s *AuthService) failed(ctx context.Context, acctKey string) error {
+	if _, err := s.Limiter.Allow(ctx, acctKey, s.cfg.Limits.PerAccount, 1); err != nil {
+		return err
+	}
+	return ErrInvalidCredentials
+}
+
+// rehash stores a hash with the current parameters after a successful
+// login with an old one.
+func (s *AuthService) rehash(ctx context.Context, userID, password string) error {
+	hash, err := s.Hasher.Hash(password)
+	if err != nil {
+		return errs.Internalf(err, "rehash password")
+	}
+	_, err = s.Users.Update(ctx, userID, func(a *Account) error {
+		a.PasswordHash = hash
+		return nil
+	})
+	return err
+}
+
+// LoginMFA implements Service.
+func (s *AuthService) LoginMFA(ctx context.Context, mfaToken, code string) (Tokens, error) {
+	ch, err := s.Challenges.AttemptMFA(ctx, mfaToken, s.cfg.MFAMaxAttempts)
+	if err != nil {
+		return Tokens{}, err
+	}
+	a, err := s.Users.ByID(ctx, ch.UserID)
+	if errors.Is(err, ErrUserNotFound) {
+		return Tokens{}, ErrInvalidMFAToken
+	}
+	if err != nil {
+		return Tokens{}, err
+	}
+	if !a.MFAEnabled {
+		return Tokens{}, ErrInvalidMFAToken
+	}
+	if err := s.checkCode(ctx, a, code, true); err != nil {
+		return Tokens{}, err
+	}
+	if err := s.Challenges.DeleteMFA(ctx, mfaToken); err != nil {
+		return Tokens{}, err
+	}
+	return s.issue(ctx, a.User, []string{AMRPassword, AMROTP})
+}
+
+// Refresh implements Service. The new access token carries the user's
+// current roles, so a role change reaches the client at its next refresh.
+func (s *AuthService) Refresh(ctx context.Context, refreshToken string) (Tokens, error) {
+	sid, secret, ok := strings.Cut(refreshToken, ".")
+	if !ok || sid == "" || secret == "" {
+		return Tokens{}, ErrInvalidRefreshToken
+	}
+	next, err := randomToken()
+	if err != nil {
+		return Tokens{}, err
+	}
+	sess, err := s.Sessions.Rotate(ctx, sid, hashSecret(secret), hashSecret(next))
+	if err != nil {
+		return Tokens{}, err
+	}
+	a, err := s.Users.ByID(ctx, sess.UserID)
+	if errors.Is(err, ErrUserNotFound) {
+		return Tokens{}, errors.Join(ErrInvalidRefreshToken, s.Sessions.Revoke(ctx, sid))
+	}
+	if err != nil {
+		return Tokens{}, err
+	}
+	sess.Roles = a.Roles
+	return s.tokens(ctx, sess, sid+"."+next)
+}
+
+// Logout implements Service.
+func (s *AuthService) Logout(ctx context.Context, sid string) error {
+	if sid == "" {
+		return ErrSessionRevoked
+	}
+	return s.Sessions.Revoke(ctx, sid)
+}
+
+// issue starts a session for u and returns its first tokens.
+func (s *AuthService) issue(ctx context.Context, u User, amr []string) (Tokens, error) {
+	sid, err := uuid.NewV7()
+	if err != nil {
+		return Tokens{}, errs.Internalf(err, "new session id")
+	}
+	secret, err := randomToken()
+	if err != nil {
+		return Tokens{}, err
+	}
+	now := s.cfg.Clock().UTC()
+	sess := Session{ID: sid.String(), UserID: u.ID, Roles: u.Roles, AMR: amr, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
+	if err := s.Sessions.Create(ctx, sess, hashSecret(secret)); err != nil {
+		return Tokens{}, err
+	}
+	return s.tokens(ctx, sess, sess.ID+"."+secret)
+}
+
+// tokens signs an access token for sess and pairs it with refresh.
+func (s *AuthService) tokens(ctx context.Context, sess Session, refresh string) (Tokens, error) {
+	jti, err := uuid.NewV7()
+	if err != nil {
+		return Tokens{}, errs.Internalf(err, "new token id")
+	}
+	now := s.cfg.Clock().UTC()
+	access, err := s.Signer.Sign(ctx, AccessClaims{
+		Subject: sess.UserID, SessionID: sess.ID, Roles: sess.Roles, AMR: sess.AMR,
+		ID: jti.String(), IssuedAt: now, ExpiresAt: now.Add(s.cfg.AccessTTL),
+	})
+	if err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(s.cfg.AccessTTL / time.Second)}, nil
+}
