@@ -35,7 +35,8 @@ type Config struct {
 	PrePublish     time.Duration
 	AdminEmail     string
 	AdminPassword  config.Secret
-	LoginPairBurst int // failed-or-not attempts at one account from one address before 429
+	LoginPairBurst int // attempts at one account from one address before 429
+	LoginIPBurst   int // attempts from one address (every account) before 429
 }
 
 func loadConfig(r *config.Reader) (Config, error) {
@@ -55,12 +56,14 @@ func loadConfig(r *config.Reader) (Config, error) {
 		AdminEmail:     r.String("AUTH_BOOTSTRAP_ADMIN_EMAIL", ""),
 		AdminPassword:  r.OptionalSecret("AUTH_BOOTSTRAP_ADMIN_PASSWORD"),
 		LoginPairBurst: r.Int("AUTH_LOGIN_PAIR_BURST", auth.DefaultLoginLimits.PerAccountIP.Burst),
+		LoginIPBurst:   r.Int("AUTH_LOGIN_IP_BURST", auth.DefaultLoginLimits.PerIP.Burst),
 	}
 	r.Check(c.SealKeys != "" || c.SealKeysFile != "", "AUTH_SEAL_KEYS", "or AUTH_SEAL_KEYS_FILE is required (the key that seals signing keys and TOTP seeds)")
 	r.Check(c.Argon2.Time >= 1 && c.Argon2.MemoryKiB >= 8192 && c.Argon2.Threads >= 1, "AUTH_ARGON2_*", "must be at least t=1, m=8192 KiB, p=1")
 	r.Check((c.AdminEmail == "") == (c.AdminPassword == ""), "AUTH_BOOTSTRAP_ADMIN_EMAIL", "and AUTH_BOOTSTRAP_ADMIN_PASSWORD go together")
 	r.Check(c.AccessTTL > 0 && c.SessionTTL > c.AccessTTL, "AUTH_SESSION_TTL", "must be longer than AUTH_ACCESS_TTL")
 	r.Check(c.LoginPairBurst >= 1, "AUTH_LOGIN_PAIR_BURST", "must be at least 1")
+	r.Check(c.LoginIPBurst >= 1, "AUTH_LOGIN_IP_BURST", "must be at least 1")
 	return c, r.Err()
 }
 
@@ -119,6 +122,7 @@ func build(ctx context.Context, cfg Config, a *app.App) (*auth.AuthService, *aut
 	}, log.With(a.Logger, "component", "keys"))
 	limits := auth.DefaultLoginLimits
 	limits.PerAccountIP.Burst = cfg.LoginPairBurst
+	limits.PerIP.Burst = cfg.LoginIPBurst
 	prefix := app.RevocationPrefix(cfg.Config) // sessions mark revocations where checkers look
 	svc := auth.NewService(auth.Deps{
 		Users:      auth.NewPostgresUsers(a.DB),
