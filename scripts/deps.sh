@@ -27,7 +27,7 @@ LOG_PREFIX="deps:"
 
 DEFAULT_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 DEFAULT_REDIS_URL="redis://127.0.0.1:6379/0"
-DATABASES=(azora_auth azora_education azora_finance)
+DATABASES=("${AZORA_DB_PREFIX}_auth" "${AZORA_DB_PREFIX}_education" "${AZORA_DB_PREFIX}_finance")
 DEPS_DIR=$AZORA_STATE/deps
 REDIS_DIR=$DEPS_DIR/redis
 

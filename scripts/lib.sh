@@ -8,6 +8,14 @@ AZORA_ROOT=${AZORA_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 # the checkout; run.sh keeps its logs and pids under AZORA_RUN_DIR (default the same .run/).
 AZORA_STATE=${AZORA_STATE:-$AZORA_ROOT/.run}
 
+# The service databases are ${AZORA_DB_PREFIX}_auth, _education and _finance. smoke.sh sets a
+# throwaway prefix so its run never meets a developer's data.
+AZORA_DB_PREFIX=${AZORA_DB_PREFIX:-azora}
+# Development secrets belong with the data they seal, which lives on the Postgres server and
+# outlives a checkout's .run/ (make clean, a fresh clone): so they are kept per user, not per
+# checkout. AZORA_DEV_SECRETS moves them.
+AZORA_DEV_SECRETS=${AZORA_DEV_SECRETS:-${XDG_STATE_HOME:-$HOME/.local/state}/azora/dev-secrets.env}
+
 say() { printf '%s %s\n' "${LOG_PREFIX:-azora:}" "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 

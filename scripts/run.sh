@@ -147,13 +147,14 @@ addr_of() {
 
 # --- development secrets ------------------------------------------------------------------
 # Secrets a service refuses to start without get a development value here, only when the
-# variable is unset. Each is generated once per checkout into .run/dev-secrets.env (mode 600)
-# and reused, so what was sealed or signed with it (TOTP seeds, signing keys) stays readable
-# across runs. Production gets them from Vault; nothing here is ever used there.
+# variable is unset. Each is generated once into $AZORA_DEV_SECRETS (mode 600; per user, see
+# lib.sh) and reused, so what was sealed or signed with it (TOTP seeds, signing keys) stays
+# readable across runs, clones and `make clean`. Production gets them from Vault; nothing here is ever used there.
 #   dev_secret NAME BYTES [PREFIX]  exports NAME = PREFIX + BYTES random bytes, base64 (std, padded)
 dev_secret() {
-	local name=$1 bytes=$2 prefix=${3:-} file=$AZORA_STATE/dev-secrets.env value=""
+	local name=$1 bytes=$2 prefix=${3:-} file=$AZORA_DEV_SECRETS value=""
 	[ -z "${!name:-}" ] || return 0
+	mkdir -p "$(dirname "$file")"
 	if [ -f "$file" ]; then value=$(sed -n "s/^$name=//p" "$file" | tail -n 1); fi
 	if [ -z "$value" ]; then
 		value=$prefix$(head -c "$bytes" /dev/urandom | base64 | tr -d '\n')
@@ -170,15 +171,15 @@ dev_secrets() {
 # --- per-service environment --------------------------------------------------------------
 
 # db_url SVC: the service's database: <SVC>_DATABASE_URL, else DATABASE_URL's server with the
-# database name azora_<svc>.
+# database name ${AZORA_DB_PREFIX}_<svc>.
 db_url() {
 	local override="${1^^}_DATABASE_URL"
 	if [ -n "${!override:-}" ]; then
 		echo "${!override}"
 	elif [[ $DATABASE_URL == *://* ]]; then
-		sed -E "s#^([a-z]+://[^/?]*)(/[^?]*)?(\\?.*)?\$#\\1/azora_$1\\3#" <<<"$DATABASE_URL"
+		sed -E "s#^([a-z]+://[^/?]*)(/[^?]*)?(\\?.*)?\$#\\1/${AZORA_DB_PREFIX}_$1\\3#" <<<"$DATABASE_URL"
 	else # key=value form
-		echo "$(sed -E 's/(^| )dbname=[^ ]*//' <<<"$DATABASE_URL") dbname=azora_$1"
+		echo "$(sed -E 's/(^| )dbname=[^ ]*//' <<<"$DATABASE_URL") dbname=${AZORA_DB_PREFIX}_$1"
 	fi
 }
 
@@ -342,7 +343,7 @@ wait_http nginx "https://127.0.0.1:$https_port/readyz"
 	done
 	row "$KAFKA_BROKERS" "kafka$([ -z "$(pid_of devkafka)" ] || echo " (dev broker)")"
 	[ -z "$(pid_of stripe-mock)" ] || row "$STRIPE_API_BASE" "stripe-mock"
-	row "$(url_hostport "$DATABASE_URL" 5432 | tr ' ' :)" "postgres (azora_auth, azora_education, azora_finance)"
+	row "$(url_hostport "$DATABASE_URL" 5432 | tr ' ' :)" "postgres (${AZORA_DB_PREFIX}_auth, _education, _finance)"
 	row "$(url_hostport "$REDIS_URL" 6379 | tr ' ' :)" "redis"
 	echo
 	echo "  logs: $LOG_DIR/<name>.log    Ctrl-C stops everything started here"

@@ -61,6 +61,21 @@ export GATEWAY_HTTP_ADDR=127.0.0.1:${port[GATEWAY]} AUTH_HTTP_ADDR=127.0.0.1:${p
 # smoke run at another instance.
 unset AUTH_URLS EDUCATION_URLS FINANCE_URLS GATEWAY_URLS AUTH_JWKS_URL NGINX_BIND
 
+# Its own databases and development secrets, so a smoke run never meets (nor leaves behind)
+# anyone's data: created by deps.sh under this prefix, dropped on exit.
+export AZORA_DB_PREFIX="azora_smoke_$$_$RANDOM"
+export AZORA_DEV_SECRETS="$AZORA_RUN_DIR/dev-secrets.env"
+unset AUTH_SEAL_KEYS AUTH_SEAL_KEYS_FILE AUTH_DATABASE_URL EDUCATION_DATABASE_URL FINANCE_DATABASE_URL
+
+drop_databases() {
+	local url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable} db
+	command -v psql >/dev/null || return 0
+	for db in auth education finance; do
+		psql "$url" -X -q -c "DROP DATABASE IF EXISTS ${AZORA_DB_PREFIX}_$db WITH (FORCE)" >/dev/null 2>&1 ||
+			say "warning: could not drop database ${AZORA_DB_PREFIX}_$db"
+	done
+}
+
 # --- start --------------------------------------------------------------------------------
 stop_run() {
 	[ -n "$RUN_PID" ] || return 0
@@ -81,6 +96,7 @@ on_exit() {
 			tail -n 40 "$RUN_LOG" | sed 's/^/    /' >&2
 		fi
 	fi
+	drop_databases
 	exit "$rc"
 }
 trap on_exit EXIT
