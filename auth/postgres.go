@@ -249,28 +249,3 @@ func nullBytes(b []byte) any {
 	}
 	return b
 }
-
-// PostgresTransactor is the Transactor port over pg.Tx.
-type PostgresTransactor struct{ db *sqlx.DB }
-
-// NewPostgresTransactor returns a Transactor over db.
-func NewPostgresTransactor(db *sqlx.DB) *PostgresTransactor { return &PostgresTransactor{db: db} }
-
-// InTx runs fn in a transaction carried by fn's ctx (joining the one ctx
-// already carries, if any) and commits when fn returns nil. fn runs again
-// when Postgres aborts the transaction for a serialization failure or a
-// deadlock, so it must have no effects outside the database. It returns
-// fn's error unchanged, or an internal error when the transaction cannot
-// begin or commit.
-func (t *PostgresTransactor) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	fnFailed := false
-	err := pg.Tx(ctx, t.db, nil, func(ctx context.Context, _ *sqlx.Tx) error {
-		err := fn(ctx)
-		fnFailed = err != nil
-		return err
-	})
-	if err == nil || fnFailed {
-		return err
-	}
-	return errs.Internalf(err, "auth: transaction")
-}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/azora-os/azora/auth"
 	"github.com/azora-os/azora/shared/events"
+	"github.com/azora-os/azora/shared/pg"
 	"github.com/azora-os/azora/shared/pg/pgtest"
 )
 
@@ -305,7 +306,7 @@ func TestPostgresUsersConcurrentUpdatesLoseNothing(t *testing.T) {
 func TestPostgresTransactorCommitsUsersAndOutboxTogether(t *testing.T) {
 	ctx := context.Background()
 	db := newAuthDB(t)
-	users, tx := auth.NewPostgresUsers(db), auth.NewPostgresTransactor(db)
+	users, tx := auth.NewPostgresUsers(db), pg.Transactor{DB: db}
 	if err := users.Create(ctx, newTestAccount(t, "taken@example.com", auth.RoleStudent)); err != nil {
 		t.Fatal(err)
 	}

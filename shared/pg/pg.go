@@ -18,6 +18,8 @@ import (
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/azora-os/azora/shared/errs"
 )
 
 // Pool sizes a connection pool. The zero value takes the defaults below.
@@ -218,4 +220,28 @@ func Ext(ctx context.Context, db *sqlx.DB) sqlx.ExtContext {
 		return tx
 	}
 	return db
+}
+
+// Transactor runs a function in one transaction over db, carried by the
+// function's ctx: the port services name Transactor, so that repository
+// writes and events.Enqueue commit together.
+type Transactor struct{ DB *sqlx.DB }
+
+// InTx runs fn in a transaction carried by fn's ctx (joining the one ctx
+// already carries, if any) and commits when fn returns nil. fn runs again
+// when Postgres aborts the transaction for a serialization failure or a
+// deadlock, so it must have no effects outside the database. It returns
+// fn's error unchanged, or an internal error when the transaction cannot
+// begin or commit.
+func (t Transactor) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	fnFailed := false
+	err := Tx(ctx, t.DB, nil, func(ctx context.Context, _ *sqlx.Tx) error {
+		err := fn(ctx)
+		fnFailed = err != nil
+		return err
+	})
+	if err == nil || fnFailed {
+		return err
+	}
+	return errs.Internalf(err, "transaction")
 }

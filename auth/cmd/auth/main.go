@@ -126,7 +126,7 @@ func build(ctx context.Context, cfg Config, a *app.App) (*auth.AuthService, *aut
 	prefix := app.RevocationPrefix(cfg.Config) // sessions mark revocations where checkers look
 	svc := auth.NewService(auth.Deps{
 		Users:      auth.NewPostgresUsers(a.DB),
-		Tx:         auth.NewPostgresTransactor(a.DB),
+		Tx:         pg.Transactor{DB: a.DB},
 		Outbox:     events.Enqueue,
 		Sessions:   auth.NewRedisSessions(a.Redis, prefix, cfg.AccessTTL),
 		Challenges: auth.NewRedisChallenges(a.Redis, prefix),
