@@ -99,3 +99,13 @@ func decodeKey(s string) ([]byte, bool) {
 	}
 	return nil, false
 }
+
+// FromConfig returns the Sealer a service is configured with: from file
+// when it is set (a Vault agent or Kubernetes secret mount), else from
+// spec (an environment variable). Errors name the problem, never a key.
+func FromConfig(spec, file string) (*Sealer, error) {
+	if file != "" {
+		return LoadFile(file)
+	}
+	return Load(spec)
+}

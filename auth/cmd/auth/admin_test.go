@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/azora-os/azora/shared/app/apptest"
 	"github.com/azora-os/azora/shared/events"
 	"github.com/azora-os/azora/shared/events/kafkatest"
 )
@@ -17,32 +18,32 @@ func TestAdminSetsRolesAndEventsReachKafka(t *testing.T) {
 		"AUTH_BOOTSTRAP_ADMIN_EMAIL":    adminEmail,
 		"AUTH_BOOTSTRAP_ADMIN_PASSWORD": adminPassword,
 	})
-	c := newClient(base, "127.0.0.1")
-	admin := c.do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": adminEmail, "password": adminPassword})
-	want(t, admin, 200, "")
-	adminToken := admin.str("access_token")
+	c := apptest.NewClient(base, "127.0.0.1")
+	admin := c.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": adminEmail, "password": adminPassword})
+	apptest.Want(t, admin, 200, "")
+	adminToken := admin.Str("access_token")
 	userID, user := registerAndLogin(t, c, uniqueEmail())
 
 	path := "/api/v1/auth/users/" + userID + "/roles"
-	want(t, c.do(t, "PUT", path, user.str("access_token"), map[string]any{"roles": []string{"admin"}}), 403, "forbidden")
-	want(t, c.do(t, "PUT", path, "", map[string]any{"roles": []string{"admin"}}), 401, "missing_token")
-	want(t, c.do(t, "PUT", path, adminToken, map[string]any{"roles": []string{"superuser"}}), 400, "invalid_role")
-	want(t, c.do(t, "PUT", "/api/v1/auth/users/0190f5a0-0000-7000-8000-000000000000/roles", adminToken, map[string]any{"roles": []string{"student"}}), 404, "user_not_found")
-	r := c.do(t, "PUT", path, adminToken, map[string]any{"roles": []string{"instructor", "student"}})
-	want(t, r, 200, "")
-	if got := anyStrings(r.obj("user")["roles"]); !slices.Equal(got, []string{"instructor", "student"}) {
+	apptest.Want(t, c.Do(t, "PUT", path, user.Str("access_token"), map[string]any{"roles": []string{"admin"}}), 403, "forbidden")
+	apptest.Want(t, c.Do(t, "PUT", path, "", map[string]any{"roles": []string{"admin"}}), 401, "missing_token")
+	apptest.Want(t, c.Do(t, "PUT", path, adminToken, map[string]any{"roles": []string{"superuser"}}), 400, "invalid_role")
+	apptest.Want(t, c.Do(t, "PUT", "/api/v1/auth/users/0190f5a0-0000-7000-8000-000000000000/roles", adminToken, map[string]any{"roles": []string{"student"}}), 404, "user_not_found")
+	r := c.Do(t, "PUT", path, adminToken, map[string]any{"roles": []string{"instructor", "student"}})
+	apptest.Want(t, r, 200, "")
+	if got := apptest.Strings(r.Obj("user")["roles"]); !slices.Equal(got, []string{"instructor", "student"}) {
 		t.Errorf("got roles %v", got)
 	}
 	// The new role reaches the client at its next refresh.
-	ref := c.do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": user.str("refresh_token")})
-	want(t, ref, 200, "")
-	me := c.do(t, "GET", "/api/v1/auth/me", ref.str("access_token"), nil)
-	if got := anyStrings(me.obj("user")["roles"]); !slices.Equal(got, []string{"instructor", "student"}) {
+	ref := c.Do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": user.Str("refresh_token")})
+	apptest.Want(t, ref, 200, "")
+	me := c.Do(t, "GET", "/api/v1/auth/me", ref.Str("access_token"), nil)
+	if got := apptest.Strings(me.Obj("user")["roles"]); !slices.Equal(got, []string{"instructor", "student"}) {
 		t.Errorf("me after refresh: got roles %v", got)
 	}
 	// Taking a role away ends the user's sessions.
-	want(t, c.do(t, "PUT", path, adminToken, map[string]any{"roles": []string{"student"}}), 200, "")
-	want(t, c.do(t, "GET", "/api/v1/auth/me", ref.str("access_token"), nil), 401, "")
+	apptest.Want(t, c.Do(t, "PUT", path, adminToken, map[string]any{"roles": []string{"student"}}), 200, "")
+	apptest.Want(t, c.Do(t, "GET", "/api/v1/auth/me", ref.Str("access_token"), nil), 401, "")
 
 	// registered and roles_changed (the admin's, then the user's twice) leave through the
 	// outbox, keyed by the user they are about.

@@ -12,6 +12,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
+	"github.com/azora-os/azora/shared/app/apptest"
 	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/redisx/redistest"
 	"github.com/azora-os/azora/shared/revocation"
@@ -20,12 +21,12 @@ import (
 func TestRegistrationAndLogin(t *testing.T) {
 	t.Parallel()
 	base, _ := startAuth(t, nil)
-	c := newClient(base, "127.0.0.1")
+	c := apptest.NewClient(base, "127.0.0.1")
 	email := uniqueEmail()
 
-	r := c.do(t, "POST", "/api/v1/auth/register", "", map[string]any{"email": "  " + strings.ToUpper(email) + " ", "password": goodPassword, "name": "Ada"})
-	want(t, r, 201, "")
-	u := r.obj("user")
+	r := c.Do(t, "POST", "/api/v1/auth/register", "", map[string]any{"email": "  " + strings.ToUpper(email) + " ", "password": goodPassword, "name": "Ada"})
+	apptest.Want(t, r, 201, "")
+	u := r.Obj("user")
 	var keys []string
 	for k := range u {
 		keys = append(keys, k)
@@ -34,7 +35,7 @@ func TestRegistrationAndLogin(t *testing.T) {
 	if got := strings.Join(keys, ","); got != "created_at,email,id,mfa_enabled,name,roles" {
 		t.Errorf("user fields: got %s", got)
 	}
-	if u["email"] != email || u["mfa_enabled"] != false || !slices.Equal(anyStrings(u["roles"]), []string{"student"}) {
+	if u["email"] != email || u["mfa_enabled"] != false || !slices.Equal(apptest.Strings(u["roles"]), []string{"student"}) {
 		t.Errorf("got user %v, want normalised email, student, no MFA", u)
 	}
 
@@ -53,30 +54,30 @@ func TestRegistrationAndLogin(t *testing.T) {
 		{"unknown field", map[string]any{"email": uniqueEmail(), "password": goodPassword, "name": "Eve", "is_admin": true}, 400, "unknown_field"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			want(t, c.do(t, "POST", "/api/v1/auth/register", "", tc.body), tc.status, tc.code)
+			apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/register", "", tc.body), tc.status, tc.code)
 		})
 	}
-	r = c.do(t, "POST", "/api/v1/auth/register", "", map[string]any{"email": uniqueEmail(), "password": goodPassword, "name": "Grace", "role": "instructor"})
-	want(t, r, 201, "")
-	if got := anyStrings(r.obj("user")["roles"]); !slices.Equal(got, []string{"instructor"}) {
+	r = c.Do(t, "POST", "/api/v1/auth/register", "", map[string]any{"email": uniqueEmail(), "password": goodPassword, "name": "Grace", "role": "instructor"})
+	apptest.Want(t, r, 201, "")
+	if got := apptest.Strings(r.Obj("user")["roles"]); !slices.Equal(got, []string{"instructor"}) {
 		t.Errorf("instructor registration: got roles %v", got)
 	}
 
-	want(t, c.do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": "wrong password!"}), 401, "invalid_credentials")
-	want(t, c.do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": uniqueEmail(), "password": goodPassword}), 401, "invalid_credentials")
-	tok := c.do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": strings.ToUpper(email), "password": goodPassword})
-	want(t, tok, 200, "")
-	if tok.str("token_type") != "Bearer" || tok.Body["expires_in"] != float64(900) || tok.str("access_token") == "" || tok.str("refresh_token") == "" {
+	apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": "wrong password!"}), 401, "invalid_credentials")
+	apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": uniqueEmail(), "password": goodPassword}), 401, "invalid_credentials")
+	tok := c.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": strings.ToUpper(email), "password": goodPassword})
+	apptest.Want(t, tok, 200, "")
+	if tok.Str("token_type") != "Bearer" || tok.Body["expires_in"] != float64(900) || tok.Str("access_token") == "" || tok.Str("refresh_token") == "" {
 		t.Fatalf("got tokens %s", tok.Raw)
 	}
 
-	me := c.do(t, "GET", "/api/v1/auth/me", tok.str("access_token"), nil)
-	want(t, me, 200, "")
-	if me.obj("user")["id"] != u["id"] {
-		t.Errorf("me: got %v, want user %v", me.obj("user")["id"], u["id"])
+	me := c.Do(t, "GET", "/api/v1/auth/me", tok.Str("access_token"), nil)
+	apptest.Want(t, me, 200, "")
+	if me.Obj("user")["id"] != u["id"] {
+		t.Errorf("me: got %v, want user %v", me.Obj("user")["id"], u["id"])
 	}
-	want(t, c.do(t, "GET", "/api/v1/auth/me", "", nil), 401, "missing_token")
-	want(t, c.do(t, "GET", "/api/v1/auth/me", tok.str("access_token")+"x", nil), 401, "invalid_token")
+	apptest.Want(t, c.Do(t, "GET", "/api/v1/auth/me", "", nil), 401, "missing_token")
+	apptest.Want(t, c.Do(t, "GET", "/api/v1/auth/me", tok.Str("access_token")+"x", nil), 401, "invalid_token")
 }
 
 // TestTokenVerifiesWithAnIndependentLibrary checks an access token with
@@ -84,14 +85,14 @@ func TestRegistrationAndLogin(t *testing.T) {
 func TestTokenVerifiesWithAnIndependentLibrary(t *testing.T) {
 	t.Parallel()
 	base, _ := startAuth(t, nil)
-	c := newClient(base, "127.0.0.1")
+	c := apptest.NewClient(base, "127.0.0.1")
 	id, tok := registerAndLogin(t, c, uniqueEmail())
 
 	set, err := jwk.Fetch(context.Background(), base+"/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := jwt.Parse([]byte(tok.str("access_token")), jwt.WithKeySet(set),
+	parsed, err := jwt.Parse([]byte(tok.Str("access_token")), jwt.WithKeySet(set),
 		jwt.WithIssuer("http://127.0.0.1:4001"), jwt.WithAudience("azora"), jwt.WithValidate(true))
 	if err != nil {
 		t.Fatalf("jwx rejected our token: %v", err)
@@ -106,7 +107,7 @@ func TestTokenVerifiesWithAnIndependentLibrary(t *testing.T) {
 	}
 	for claim, wantList := range map[string][]string{"roles": {"student"}, "amr": {"pwd"}} {
 		var got []any
-		if err := parsed.Get(claim, &got); err != nil || !slices.Equal(anyStrings(got), wantList) {
+		if err := parsed.Get(claim, &got); err != nil || !slices.Equal(apptest.Strings(got), wantList) {
 			t.Errorf("%s: got %v (%v), want %v", claim, got, err, wantList)
 		}
 	}
@@ -115,27 +116,27 @@ func TestTokenVerifiesWithAnIndependentLibrary(t *testing.T) {
 func TestRefreshRotationAndReuse(t *testing.T) {
 	t.Parallel()
 	base, _ := startAuth(t, nil)
-	c := newClient(base, "127.0.0.1")
+	c := apptest.NewClient(base, "127.0.0.1")
 	_, tok := registerAndLogin(t, c, uniqueEmail())
 
-	r1 := tok.str("refresh_token")
-	second := c.do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": r1})
-	want(t, second, 200, "")
-	r2 := second.str("refresh_token")
-	if r2 == r1 || second.str("access_token") == "" {
+	r1 := tok.Str("refresh_token")
+	second := c.Do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": r1})
+	apptest.Want(t, second, 200, "")
+	r2 := second.Str("refresh_token")
+	if r2 == r1 || second.Str("access_token") == "" {
 		t.Fatalf("refresh did not rotate: %s", second.Raw)
 	}
-	want(t, c.do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": r1}), 401, "refresh_token_reused")
+	apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": r1}), 401, "refresh_token_reused")
 	// Reuse revoked the whole session: R2 and the access tokens are dead.
-	want(t, c.do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": r2}), 401, "")
-	want(t, c.do(t, "GET", "/api/v1/auth/me", second.str("access_token"), nil), 401, "")
-	want(t, c.do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": "garbage"}), 401, "invalid_refresh_token")
+	apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": r2}), 401, "")
+	apptest.Want(t, c.Do(t, "GET", "/api/v1/auth/me", second.Str("access_token"), nil), 401, "")
+	apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": "garbage"}), 401, "invalid_refresh_token")
 }
 
 func TestConcurrentRefreshesWithOneTokenExactlyOneSucceeds(t *testing.T) {
 	t.Parallel()
 	base, _ := startAuth(t, nil)
-	c := newClient(base, "127.0.0.1")
+	c := apptest.NewClient(base, "127.0.0.1")
 	_, tok := registerAndLogin(t, c, uniqueEmail())
 
 	var ok atomic.Int32
@@ -146,7 +147,7 @@ func TestConcurrentRefreshesWithOneTokenExactlyOneSucceeds(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			r := c.do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": tok.str("refresh_token")})
+			r := c.Do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": tok.Str("refresh_token")})
 			switch r.Status {
 			case 200:
 				ok.Add(1)
@@ -169,7 +170,7 @@ func TestConcurrentRefreshesWithOneTokenExactlyOneSucceeds(t *testing.T) {
 func TestLogoutIsRefusedElsewhereWithinOneSecond(t *testing.T) {
 	t.Parallel()
 	base, env := startAuth(t, nil)
-	c := newClient(base, "127.0.0.1")
+	c := apptest.NewClient(base, "127.0.0.1")
 	_, tok := registerAndLogin(t, c, uniqueEmail())
 
 	rdb, _ := redistest.New(t)
@@ -181,12 +182,12 @@ func TestLogoutIsRefusedElsewhereWithinOneSecond(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	access := tok.str("access_token")
+	access := tok.Str("access_token")
 	if _, err := v.Verify(ctx, access); err != nil {
 		t.Fatalf("before logout: %v", err)
 	}
 
-	want(t, c.do(t, "POST", "/api/v1/auth/logout", access, nil), 204, "")
+	apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/logout", access, nil), 204, "")
 	loggedOut := time.Now()
 	for {
 		if _, err := v.Verify(ctx, access); err != nil {
@@ -200,14 +201,6 @@ func TestLogoutIsRefusedElsewhereWithinOneSecond(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	want(t, c.do(t, "GET", "/api/v1/auth/me", access, nil), 401, "")
-	want(t, c.do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": tok.str("refresh_token")}), 401, "")
-}
-
-func anyStrings(v any) []string {
-	var out []string
-	for _, x := range v.([]any) {
-		out = append(out, x.(string))
-	}
-	return out
+	apptest.Want(t, c.Do(t, "GET", "/api/v1/auth/me", access, nil), 401, "")
+	apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/token/refresh", "", map[string]any{"refresh_token": tok.Str("refresh_token")}), 401, "")
 }

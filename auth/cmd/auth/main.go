@@ -112,7 +112,7 @@ func run(ctx context.Context, cfg Config, ln net.Listener, out io.Writer) error 
 
 // build assembles the service over its Postgres and Redis adapters.
 func build(ctx context.Context, cfg Config, a *app.App) (*auth.AuthService, *auth.KeyManager, error) {
-	sealer, err := loadSealer(cfg)
+	sealer, err := seal.FromConfig(string(cfg.SealKeys), cfg.SealKeysFile)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -136,13 +136,6 @@ func build(ctx context.Context, cfg Config, a *app.App) (*auth.AuthService, *aut
 		Sealer:     sealer,
 	}, auth.Config{AccessTTL: cfg.AccessTTL, SessionTTL: cfg.SessionTTL, Limits: limits})
 	return svc, keys, nil
-}
-
-func loadSealer(cfg Config) (*seal.Sealer, error) {
-	if cfg.SealKeysFile != "" {
-		return seal.LoadFile(cfg.SealKeysFile)
-	}
-	return seal.Load(string(cfg.SealKeys))
 }
 
 // rotateKeys is "auth rotate-keys": an operator's rotation, outside the

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/azora-os/azora/shared/app/apptest"
 )
 
 // oathtool computes a TOTP code with Debian's oathtool, an implementation
@@ -42,50 +44,50 @@ func (s steps) fresh(t testing.TB) time.Time {
 func TestTOTPWithAnIndependentImplementation(t *testing.T) {
 	t.Parallel()
 	base, _ := startAuth(t, map[string]string{"AUTH_LOGIN_PAIR_BURST": "100"})
-	c := newClient(base, "127.0.0.1")
+	c := apptest.NewClient(base, "127.0.0.1")
 	email := uniqueEmail()
 	_, tok := registerAndLogin(t, c, email)
-	access := tok.str("access_token")
+	access := tok.Str("access_token")
 
-	want(t, c.do(t, "POST", "/api/v1/auth/mfa/totp/enable", access, map[string]any{"code": "123456"}), 409, "mfa_not_set_up")
-	setup := c.do(t, "POST", "/api/v1/auth/mfa/totp/setup", access, nil)
-	want(t, setup, 200, "")
-	secret := setup.str("secret")
-	if len(secret) < 32 || !strings.HasPrefix(setup.str("otpauth_url"), "otpauth://totp/") {
+	apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/mfa/totp/enable", access, map[string]any{"code": "123456"}), 409, "mfa_not_set_up")
+	setup := c.Do(t, "POST", "/api/v1/auth/mfa/totp/setup", access, nil)
+	apptest.Want(t, setup, 200, "")
+	secret := setup.Str("secret")
+	if len(secret) < 32 || !strings.HasPrefix(setup.Str("otpauth_url"), "otpauth://totp/") {
 		t.Fatalf("setup: got %s, want a 160-bit base32 secret and an otpauth URL", setup.Raw)
 	}
 
 	used := steps{}
 	enabledAt := used.fresh(t)
-	want(t, c.do(t, "POST", "/api/v1/auth/mfa/totp/enable", access, map[string]any{"code": "000000"}), 401, "invalid_code")
-	enable := c.do(t, "POST", "/api/v1/auth/mfa/totp/enable", access, map[string]any{"code": oathtool(t, secret, enabledAt)})
-	want(t, enable, 200, "")
-	recovery := anyStrings(enable.Body["recovery_codes"])
+	apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/mfa/totp/enable", access, map[string]any{"code": "000000"}), 401, "invalid_code")
+	enable := c.Do(t, "POST", "/api/v1/auth/mfa/totp/enable", access, map[string]any{"code": oathtool(t, secret, enabledAt)})
+	apptest.Want(t, enable, 200, "")
+	recovery := apptest.Strings(enable.Body["recovery_codes"])
 	if len(recovery) != 10 {
 		t.Fatalf("got %d recovery codes, want 10", len(recovery))
 	}
-	want(t, c.do(t, "POST", "/api/v1/auth/mfa/totp/setup", access, nil), 409, "mfa_already_enabled")
+	apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/mfa/totp/setup", access, nil), 409, "mfa_already_enabled")
 
 	login := func() string {
-		r := c.do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": goodPassword})
-		want(t, r, 200, "")
-		if r.Body["mfa_required"] != true || r.str("mfa_token") == "" || r.str("access_token") != "" {
+		r := c.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": goodPassword})
+		apptest.Want(t, r, 200, "")
+		if r.Body["mfa_required"] != true || r.Str("mfa_token") == "" || r.Str("access_token") != "" {
 			t.Fatalf("login with MFA on: got %s, want only mfa_required and mfa_token", r.Raw)
 		}
-		return r.str("mfa_token")
+		return r.Str("mfa_token")
 	}
 
 	t.Run("the step used to enable is spent", func(t *testing.T) {
-		want(t, c.do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": login(), "code": oathtool(t, secret, enabledAt)}), 401, "invalid_code")
+		apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": login(), "code": oathtool(t, secret, enabledAt)}), 401, "invalid_code")
 	})
 	t.Run("a fresh code logs in once", func(t *testing.T) {
 		code := oathtool(t, secret, used.fresh(t))
-		r := c.do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": login(), "code": code})
-		want(t, r, 200, "")
-		if r.str("access_token") == "" {
+		r := c.Do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": login(), "code": code})
+		apptest.Want(t, r, 200, "")
+		if r.Str("access_token") == "" {
 			t.Fatalf("got %s", r.Raw)
 		}
-		want(t, c.do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": login(), "code": code}), 401, "invalid_code")
+		apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": login(), "code": code}), 401, "invalid_code")
 	})
 	t.Run("20 concurrent submissions of one code: exactly one succeeds", func(t *testing.T) {
 		tokens := make([]string, 20)
@@ -99,7 +101,7 @@ func TestTOTPWithAnIndependentImplementation(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r := c.do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": mt, "code": code})
+				r := c.Do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": mt, "code": code})
 				if r.Status == 200 {
 					ok.Add(1)
 				} else if r.Status != 401 {
@@ -115,27 +117,27 @@ func TestTOTPWithAnIndependentImplementation(t *testing.T) {
 	t.Run("an mfa_token takes at most 5 codes", func(t *testing.T) {
 		mt := login()
 		for i := range 5 {
-			want(t, c.do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": mt, "code": fmt.Sprintf("%06d", i)}), 401, "invalid_code")
+			apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": mt, "code": fmt.Sprintf("%06d", i)}), 401, "invalid_code")
 		}
-		want(t, c.do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": mt, "code": "999999"}), 401, "invalid_mfa_token")
+		apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": mt, "code": "999999"}), 401, "invalid_mfa_token")
 	})
 	t.Run("a recovery code works once", func(t *testing.T) {
-		r := c.do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": login(), "code": strings.ToUpper(recovery[0])})
-		want(t, r, 200, "")
-		if r.str("access_token") == "" {
+		r := c.Do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": login(), "code": strings.ToUpper(recovery[0])})
+		apptest.Want(t, r, 200, "")
+		if r.Str("access_token") == "" {
 			t.Fatalf("got %s, want tokens", r.Raw)
 		}
-		want(t, c.do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": login(), "code": recovery[0]}), 401, "invalid_code")
+		apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": login(), "code": recovery[0]}), 401, "invalid_code")
 	})
 	t.Run("disable needs a valid code", func(t *testing.T) {
-		want(t, c.do(t, "POST", "/api/v1/auth/mfa/totp/disable", access, map[string]any{"code": "000000"}), 401, "invalid_code")
-		want(t, c.do(t, "POST", "/api/v1/auth/mfa/totp/disable", access, map[string]any{"code": recovery[1]}), 204, "")
-		r := c.do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": goodPassword})
-		want(t, r, 200, "")
-		if r.str("access_token") == "" {
+		apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/mfa/totp/disable", access, map[string]any{"code": "000000"}), 401, "invalid_code")
+		apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/mfa/totp/disable", access, map[string]any{"code": recovery[1]}), 204, "")
+		r := c.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": goodPassword})
+		apptest.Want(t, r, 200, "")
+		if r.Str("access_token") == "" {
 			t.Errorf("login after disabling MFA: got %s, want tokens", r.Raw)
 		}
-		want(t, c.do(t, "POST", "/api/v1/auth/mfa/totp/disable", access, map[string]any{"code": "123456"}), 409, "mfa_not_enabled")
+		apptest.Want(t, c.Do(t, "POST", "/api/v1/auth/mfa/totp/disable", access, map[string]any{"code": "123456"}), 409, "mfa_not_enabled")
 	})
 }
 
@@ -147,20 +149,20 @@ func TestBruteForceIsCappedAndTheOwnerStillGetsIn(t *testing.T) {
 	t.Parallel()
 	const burst = 5
 	base, _ := startAuth(t, map[string]string{"AUTH_LOGIN_PAIR_BURST": fmt.Sprint(burst)})
-	owner := newClient(base, "127.0.0.1")
+	owner := apptest.NewClient(base, "127.0.0.1")
 	email := uniqueEmail()
 	registerAndLogin(t, owner, email)
 
-	attacker := newClient(base, "127.0.0.66")
+	attacker := apptest.NewClient(base, "127.0.0.66")
 	checked, limited := 0, 0
 	for range 200 {
-		r := attacker.do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": "not the password"})
+		r := attacker.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": "not the password"})
 		switch r.Status {
 		case 401:
 			checked++
 		case 429:
 			limited++
-			if r.str("code") != "rate_limited" || r.Header.Get("Retry-After") == "" {
+			if r.Str("code") != "rate_limited" || r.Header.Get("Retry-After") == "" {
 				t.Fatalf("429 without code or Retry-After: %v %s", r.Header, r.Raw)
 			}
 		default:
@@ -170,6 +172,6 @@ func TestBruteForceIsCappedAndTheOwnerStillGetsIn(t *testing.T) {
 	if checked > burst || checked+limited != 200 {
 		t.Errorf("got %d attempts reaching the password check and %d limited, want at most %d checked", checked, limited, burst)
 	}
-	fresh := newClient(base, "127.0.0.77")
-	want(t, fresh.do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": goodPassword}), 200, "")
+	fresh := apptest.NewClient(base, "127.0.0.77")
+	apptest.Want(t, fresh.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": goodPassword}), 200, "")
 }

@@ -1,0 +1,100 @@
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// Client calls a service under test from a chosen loopback address, so a
+// test can play several client IPs (Linux routes all of 127.0.0.0/8 to lo).
+type Client struct {
+	Base string
+	HTTP *http.Client
+}
+
+// NewClient returns a client of base that connects from fromIP.
+func NewClient(base, fromIP string) *Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(fromIP)}, Timeout: 5 * time.Second}
+	return &Client{Base: base, HTTP: &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 64},
+	}}
+}
+
+// Reply is a decoded response.
+type Reply struct {
+	Status int
+	Header http.Header
+	Body   map[string]any // the JSON object, when the body is one
+	Raw    []byte
+}
+
+// Str returns the string at key of the body, or "".
+func (r Reply) Str(key string) string { s, _ := r.Body[key].(string); return s }
+
+// Obj returns the object at key of the body, or nil.
+func (r Reply) Obj(key string) map[string]any { m, _ := r.Body[key].(map[string]any); return m }
+
+// Do sends a request with an optional bearer token, JSON body and extra
+// headers (pairs of name, value), and fails t when it cannot be sent.
+func (c *Client) Do(t testing.TB, method, path, token string, body any, headers ...string) Reply {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, c.Base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Reply{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &r.Body)
+	}
+	return r
+}
+
+// Want fails t unless r has status and, when code is set, that problem code.
+func Want(t testing.TB, r Reply, status int, code string) {
+	t.Helper()
+	if r.Status != status || (code != "" && r.Str("code") != code) {
+		t.Fatalf("got %d %s, want %d %s", r.Status, r.Raw, status, code)
+	}
+}
+
+// Strings converts a decoded JSON array of strings.
+func Strings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
