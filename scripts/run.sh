@@ -166,6 +166,8 @@ dev_secret() {
 dev_secrets() {
 	# The key-encryption key that seals auth's signing keys and TOTP seeds ("id:key").
 	if [ -z "${AUTH_SEAL_KEYS_FILE:-}" ]; then dev_secret AUTH_SEAL_KEYS 32 dev1:; fi
+	# The one that seals education's certificate signing key.
+	if [ -z "${EDUCATION_SEAL_KEYS_FILE:-}" ]; then dev_secret EDUCATION_SEAL_KEYS 32 dev1:; fi
 }
 
 # --- per-service environment --------------------------------------------------------------
