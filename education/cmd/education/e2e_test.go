@@ -245,10 +245,4 @@ func TestConcurrentCompletionsAndEnrollments(t *testing.T) {
 	}
 }
 
-func types(evs []events.Event) []string {
-	var out []string
-	for _, e := range evs {
-		out = append(out, e.Type)
-	}
-	return out
-}
+func types(evs []events.Event) []string { return apptest.Types(evs) }

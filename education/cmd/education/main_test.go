@@ -4,17 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"testing"
-	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/azora-os/azora/shared/app/apptest"
 	"github.com/azora-os/azora/shared/events"
-	"github.com/azora-os/azora/shared/events/kafkatest"
 	"github.com/azora-os/azora/shared/kit/kittest"
 	"github.com/azora-os/azora/shared/pg"
 )
@@ -69,72 +65,21 @@ func (w *world) db(t *testing.T) *sqlx.DB {
 // produce publishes an event to Kafka as another service's relay would.
 func (w *world) produce(t *testing.T, source, typ, userID string, data any) events.Event {
 	t.Helper()
-	ev, err := events.New(source, typ, userID, data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := apptest.NewEvent(t, source, typ, userID, data)
 	w.produceEvent(t, ev)
 	return ev
 }
 
 func (w *world) produceEvent(t *testing.T, ev events.Event) {
-	t.Helper()
-	p, err := kafka.NewProducer(events.ProducerConfig(w.env["KAFKA_BROKERS"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	go func() {
-		for range p.Logs() {
-		}
-	}()
-	payload, _ := json.Marshal(ev)
-	topic := ev.Source
-	done := make(chan kafka.Event, 1)
-	if err := p.Produce(&kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
-		Key: []byte(ev.PartitionKey), Value: payload}, done); err != nil {
-		t.Fatal(err)
-	}
-	if m := (<-done).(*kafka.Message); m.TopicPartition.Error != nil {
-		t.Fatal(m.TopicPartition.Error)
-	}
+	apptest.Produce(t, w.env["KAFKA_BROKERS"], ev)
 }
 
-// eventsOf reads the education topic until want events of the given types
-// about userID arrived, and returns every event about userID in order.
+// eventsOf returns the education events about userID, once want arrived.
 func (w *world) eventsOf(t *testing.T, userID string, want int) []events.Event {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		recs := kafkatest.ReadAll(t, w.env["KAFKA_BROKERS"], events.TopicEducation, 0, 2*time.Second)
-		var out []events.Event
-		for _, r := range recs {
-			ev, err := events.Parse(r.Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ev.PartitionKey == userID {
-				out = append(out, ev)
-			}
-		}
-		if len(out) >= want || time.Now().After(deadline) {
-			return out
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return apptest.EventsAbout(t, w.env["KAFKA_BROKERS"], events.TopicEducation, userID, want)
 }
 
-// eventually polls cond for up to 20 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
+func eventually(t *testing.T, what string, cond func() bool) { apptest.Eventually(t, what, cond) }
 
 func TestRunServesOperationalEndpoints(t *testing.T) {
 	t.Parallel()
