@@ -1,0 +1,318 @@
+package finance_test
+
+import (
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/azora-os/azora/finance"
+	"github.com/azora-os/azora/shared/httpx"
+	"github.com/azora-os/azora/shared/kit"
+	"github.com/azora-os/azora/shared/kit/kittest"
+)
+
+// htEnv holds what every transport test shares: a token issuer (RSA keys
+// are slow to make) and a verifier of its tokens.
+type htEnv struct {
+	iss *kittest.Issuer
+	v   *kit.Verifier
+	// tokens by who holds them: student (sub student-1), instructor
+	// (instructor-1), admin (admin-1), norole (a valid token without a
+	// user role), bad (foreign signature), expired.
+	tokens map[string]string
+}
+
+func newHTEnv(t *testing.T) *htEnv {
+	t.Helper()
+	iss := kittest.NewIssuer(t)
+	v, err := kit.NewVerifier(iss.VerifierConfig())
+	if err != nil {
+		t.Fatalf("NewVerifier: %v", err)
+	}
+	past := time.Now().Add(-time.Hour)
+	return &htEnv{iss: iss, v: v, tokens: map[string]string{
+		"student":    iss.Token(t, kittest.Claims{Subject: "student-1", Roles: []string{"student"}}),
+		"instructor": iss.Token(t, kittest.Claims{Subject: "instructor-1", Roles: []string{"instructor"}}),
+		"admin":      iss.Token(t, kittest.Claims{Subject: "admin-1", Roles: []string{"admin"}}),
+		"norole":     iss.Token(t, kittest.Claims{Subject: "client-1"}),
+		"bad":        iss.Token(t, kittest.Claims{Subject: "student-1", Roles: []string{"admin"}}, kittest.SignedByForeignKey()),
+		"expired": iss.Token(t, kittest.Claims{Subject: "student-1", Roles: []string{"student"},
+			IssuedAt: past.Add(-time.Hour), NotBefore: past.Add(-time.Hour), ExpiresAt: past}),
+	}}
+}
+
+// TestHTTP runs every transport test over one token issuer: RSA keys are
+// slow to make, and the tests share nothing else.
+func TestHTTP(t *testing.T) {
+	e := newHTEnv(t)
+	for _, tt := range []struct {
+		name string
+		run  func(*testing.T, *htEnv)
+	}{
+		{"WalletRoutes", testHTTPWalletRoutes},
+		{"TransferRoute", testHTTPTransferRoute},
+		{"TopupRoutes", testHTTPTopupRoutes},
+		{"Webhook", testHTTPWebhook},
+		{"WebhookVerifiers", testHTTPWebhookVerifiers},
+		{"ClientWallets", testHTTPClientWallets},
+		{"ClientRoundTrip", testHTTPClientRoundTrip},
+		{"ClientErrors", testHTTPClientErrors},
+		{"RouteMiddleware", testHTTPRouteMiddleware},
+		{"Idempotency", testHTTPIdempotency},
+		{"WithoutVerifier", testHTTPWithoutVerifier},
+		{"EmptyLists", testHTTPEmptyLists},
+	} {
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, e) })
+	}
+}
+
+// htActors are the Actors the tokens stand for.
+var htActors = map[string]finance.Actor{
+	"student":    {UserID: "student-1", Roles: []string{"student"}},
+	"instructor": {UserID: "instructor-1", Roles: []string{"instructor"}},
+	"admin":      {UserID: "admin-1", Roles: []string{"admin"}},
+}
+
+// server serves s through MakeEndpoints and MakeHTTPHandler, its webhook
+// verified by wv and applied by s, mounted on a router behind httpx.Stack
+// as the service runs it, until t ends.
+func (e *htEnv) server(t *testing.T, s finance.Service, wv finance.StripeWebhook, opts ...finance.HTTPOption) *httptest.Server {
+	t.Helper()
+	logger := log.NewNopLogger()
+	r := mux.NewRouter()
+	httpx.HandleUnmatched(r, logger)
+	m := kit.NewMetrics(prometheus.NewRegistry(), "finance")
+	eps := finance.MakeEndpoints(s, logger, m, e.v)
+	finance.MakeHTTPHandler(eps, r, logger, finance.WebhookHandler{Verifier: wv, Events: s, Metrics: m}, opts...)
+	srv := httptest.NewServer(httpx.Stack(logger, r))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// htResponse is a finished response with its body read.
+type htResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// htRequest is what one test request sends beyond method and path.
+type htRequest struct {
+	who    string // whose token is sent; "" none
+	body   string // sent as JSON unless ctype says otherwise
+	ctype  string
+	header map[string]string // more headers
+}
+
+func (e *htEnv) do(t *testing.T, srv *httptest.Server, method, path string, in htRequest) htResponse {
+	t.Helper()
+	var rd io.Reader
+	if in.body != "" {
+		rd = strings.NewReader(in.body)
+	}
+	req, err := http.NewRequest(method, srv.URL+path, rd)
+	if err != nil {
+		t.Fatalf("new request: %v", err)
+	}
+	switch {
+	case in.ctype != "":
+		req.Header.Set("Content-Type", in.ctype)
+	case in.body != "":
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if in.who != "" {
+		tok, ok := e.tokens[in.who]
+		if !ok {
+			t.Fatalf("no token for %q", in.who)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for k, v := range in.header {
+		req.Header.Set(k, v)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return htResponse{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// keys returns the sorted top-level keys of a JSON object body.
+func (r htResponse) keys(t *testing.T) []string {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %q is not a JSON object: %v", r.body, err)
+	}
+	return slices.Sorted(maps.Keys(m))
+}
+
+func (r htResponse) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %q: %v", r.body, err)
+	}
+}
+
+// problem checks that r is a problem document of status and code and
+// returns it.
+func (r htResponse) problem(t *testing.T, status int, code string) httpx.Problem {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status: got %d, want %d (body %s)", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type: got %q, want application/problem+json", ct)
+	}
+	var p httpx.Problem
+	r.decode(t, &p)
+	if p.Code != code || p.Status != status || p.Type != "/problems/"+code {
+		t.Errorf("problem: got code %q status %d type %q, want %q %d /problems/%s", p.Code, p.Status, p.Type, code, status, code)
+	}
+	if p.RequestID == "" || p.RequestID != r.header.Get("X-Request-ID") {
+		t.Errorf("problem request_id: got %q, want the X-Request-ID %q", p.RequestID, r.header.Get("X-Request-ID"))
+	}
+	return p
+}
+
+func htFields(p httpx.Problem) []string {
+	var names []string
+	for _, f := range p.Errors {
+		names = append(names, f.Field)
+	}
+	return names
+}
+
+// htCase is one request through the real handler.
+type htCase struct {
+	name   string
+	method string
+	path   string
+	htRequest
+	fail   map[string]error // fake method → error it answers
+	status int
+	code   string   // the problem code; "" for a success
+	fields []string // the fields a validation problem names
+	// calls is the fake method the request must reach; "" means it must
+	// reach none (refused by the transport or the endpoint).
+	calls string
+	check func(t *testing.T, r htResponse, f *htFake)
+}
+
+func (e *htEnv) run(t *testing.T, cases []htCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newHTFake()
+			for m, err := range c.fail {
+				f.failWith(m, err)
+			}
+			r := e.do(t, e.server(t, f, &htVerifier{}), c.method, c.path, c.htRequest)
+			if c.code != "" {
+				p := r.problem(t, c.status, c.code)
+				if c.fields != nil && !slices.Equal(htFields(p), c.fields) {
+					t.Errorf("problem fields: got %v, want %v (%+v)", htFields(p), c.fields, p.Errors)
+				}
+				if c.status == http.StatusUnauthorized && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("WWW-Authenticate: got %q, want a Bearer challenge", r.header.Get("WWW-Authenticate"))
+				}
+			} else if r.status != c.status {
+				t.Fatalf("status: got %d, want %d (body %s)", r.status, c.status, r.body)
+			}
+			switch got := f.methods(); {
+			case c.calls == "" && len(got) != 0:
+				t.Errorf("service calls: got %v, want none", got)
+			case c.calls != "" && !slices.Equal(got, []string{c.calls}):
+				t.Errorf("service calls: got %v, want [%s]", got, c.calls)
+			}
+			if c.check != nil {
+				c.check(t, r, f)
+			}
+		})
+	}
+}
+
+// htWantArgs checks the arguments of the fake's last call of method.
+func htWantArgs(method string, want ...any) func(*testing.T, htResponse, *htFake) {
+	return func(t *testing.T, _ htResponse, f *htFake) {
+		t.Helper()
+		got, _ := f.called(method)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s args: got %#v, want %#v", method, got, want)
+		}
+	}
+}
+
+// htWantKeys checks the exact top-level keys of the body.
+func htWantKeys(keys ...string) func(*testing.T, htResponse, *htFake) {
+	return func(t *testing.T, r htResponse, _ *htFake) {
+		t.Helper()
+		slices.Sort(keys)
+		if got := r.keys(t); !slices.Equal(got, keys) {
+			t.Errorf("body keys: got %v, want %v (body %s)", got, keys, r.body)
+		}
+	}
+}
+
+// htWantMemberKeys checks the exact keys of the object under member.
+func htWantMemberKeys(member string, keys ...string) func(*testing.T, htResponse, *htFake) {
+	return func(t *testing.T, r htResponse, _ *htFake) {
+		t.Helper()
+		var body map[string]map[string]json.RawMessage
+		r.decode(t, &body)
+		slices.Sort(keys)
+		if got := slices.Sorted(maps.Keys(body[member])); !slices.Equal(got, keys) {
+			t.Errorf("%s keys: got %v, want %v (body %s)", member, got, keys, r.body)
+		}
+	}
+}
+
+// htWantBody checks that the body's member key decodes to want (of want's
+// type); key "" means the whole body.
+func htWantBody[T any](key string, want T) func(*testing.T, htResponse, *htFake) {
+	return func(t *testing.T, r htResponse, _ *htFake) {
+		t.Helper()
+		raw := json.RawMessage(r.body)
+		if key != "" {
+			var m map[string]json.RawMessage
+			r.decode(t, &m)
+			raw = m[key]
+		}
+		var got T
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatalf("decode %s %q: %v", key, raw, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %+v, want %+v", key, got, want)
+		}
+	}
+}
+
+// htAll runs every check in turn.
+func htAll(checks ...func(*testing.T, htResponse, *htFake)) func(*testing.T, htResponse, *htFake) {
+	return func(t *testing.T, r htResponse, f *htFake) {
+		t.Helper()
+		for _, c := range checks {
+			c(t, r, f)
+		}
+	}
+}
+
+// htFails makes method answer err.
+func htFails(method string, err error) map[string]error { return map[string]error{method: err} }
