@@ -43,12 +43,18 @@ var ErrNoTransaction = errs.New(errs.Internal, "outbox_no_transaction",
 // attribute; the message names which.
 var ErrInvalidEvent = errs.New(errs.Internal, "invalid_event", "the event is missing a required attribute")
 
+// insertOutbox writes the rows and queues the NOTIFY in one round trip
+// (a data-modifying CTE runs whether or not the outer query reads it):
+// this runs in every request that changes state.
 const insertOutbox = `
-INSERT INTO outbox (event_id, topic, key, payload, headers)
-SELECT e.id, e.topic, e.key, e.payload, e.headers::jsonb
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::text[])
-     WITH ORDINALITY AS e(id, topic, key, payload, headers, ord)
-ORDER BY e.ord`
+WITH ins AS (
+    INSERT INTO outbox (event_id, topic, key, payload, headers)
+    SELECT e.id, e.topic, e.key, e.payload, e.headers::jsonb
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::text[])
+         WITH ORDINALITY AS e(id, topic, key, payload, headers, ord)
+    ORDER BY e.ord
+)
+SELECT pg_notify($6, '')`
 
 // Enqueue records evs in the outbox inside the transaction ctx carries
 // (pg.FromContext), so they are published if and only if that transaction
@@ -98,14 +104,11 @@ func Enqueue(ctx context.Context, evs ...Event) error {
 		ids[i], topics[i], keys[i] = ev.ID, ev.Source, ev.PartitionKey
 		payloads[i], headers[i] = payload, string(hj)
 	}
+	// The NOTIFY is queued in the transaction and sent at commit; Postgres
+	// folds identical ones, so one per transaction is enough.
 	if _, err := tx.ExecContext(ctx, insertOutbox,
-		pq.Array(ids), pq.Array(topics), pq.Array(keys), pq.ByteaArray(payloads), pq.Array(headers)); err != nil {
+		pq.Array(ids), pq.Array(topics), pq.Array(keys), pq.ByteaArray(payloads), pq.Array(headers), NotifyChannel); err != nil {
 		return errs.Internalf(err, "outbox: insert %d event(s)", n)
-	}
-	// Notifications are queued in the transaction and sent at commit;
-	// Postgres folds identical ones, so one per transaction is enough.
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, NotifyChannel); err != nil {
-		return errs.Internalf(err, "outbox: notify")
 	}
 	return nil
 }
