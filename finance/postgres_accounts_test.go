@@ -1,0 +1,235 @@
+package finance_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/azora-os/azora/finance"
+	"github.com/azora-os/azora/shared/errs"
+	"github.com/azora-os/azora/shared/page"
+)
+
+func TestPostgresLedgerOpenWallet(t *testing.T) {
+	t.Parallel()
+	f := newPLFixture(t)
+	user := plID()
+	at := time.Date(2025, 3, 1, 12, 0, 0, 123000, time.UTC)
+	id := plID()
+	w, created, err := f.l.OpenWallet(f.ctx, id, user, "USD", at)
+	if err != nil || !created {
+		t.Fatalf("first open: got created %v, err %v; want created", created, err)
+	}
+	want := finance.Wallet{ID: id, UserID: user, Currency: "USD", Balance: 0, CreatedAt: at}
+	if w != want {
+		t.Errorf("first open: got %+v, want %+v", w, want)
+	}
+	again, created, err := f.l.OpenWallet(f.ctx, plID(), user, "USD", time.Now())
+	if err != nil || created || again != want {
+		t.Errorf("second open: got %+v, created %v, err %v; want the first wallet, not created", again, created, err)
+	}
+	other, created, err := f.l.OpenWallet(f.ctx, plID(), user, "EUR", time.Time{})
+	if err != nil || !created || other.Currency != "EUR" || other.CreatedAt.IsZero() {
+		t.Errorf("another currency: got %+v, created %v, err %v; want a new EUR wallet", other, created, err)
+	}
+
+	tests := []struct {
+		name, id, user, currency string
+		want                     errs.Kind
+	}{
+		{"malformed user", plID(), "nobody", "USD", errs.Invalid},
+		{"lower-case currency", plID(), plID(), "usd", errs.Invalid},
+		{"long currency", plID(), plID(), "USDT", errs.Invalid},
+		{"malformed id", "w-1", plID(), "USD", errs.Internal},
+		{"id taken by another wallet", id, plID(), "USD", errs.Internal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := f.l.OpenWallet(f.ctx, tt.id, tt.user, tt.currency, time.Time{})
+			if err == nil || errs.KindOf(err) != tt.want {
+				t.Errorf("got %v, want a %s error", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPostgresLedgerOpenWalletConcurrently(t *testing.T) {
+	t.Parallel()
+	f := newPLFixture(t)
+	user := plID()
+	const clients = 12
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ids := map[string]int{}
+	createdN := 0
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w, created, err := f.l.OpenWallet(f.ctx, plID(), user, "USD", time.Time{})
+			if err != nil {
+				t.Errorf("open: %v", err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			ids[w.ID]++
+			if created {
+				createdN++
+			}
+		}()
+	}
+	wg.Wait()
+	if len(ids) != 1 || createdN != 1 {
+		t.Errorf("got wallets %v and %d creations, want one wallet created once", ids, createdN)
+	}
+}
+
+func TestPostgresLedgerWalletLookups(t *testing.T) {
+	t.Parallel()
+	f := newPLFixture(t)
+	w := f.wallet(t, "USD")
+	f.fund(t, w.ID, 70, "USD")
+	fees, err := f.l.PlatformAccount(f.ctx, finance.KindFees, "USD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.l.Wallet(f.ctx, w.ID)
+	if err != nil || got.Balance != 70 || got.UserID != w.UserID || !got.CreatedAt.Equal(w.CreatedAt) {
+		t.Errorf("wallet: got %+v, %v; want %+v with balance 70", got, err, w)
+	}
+	got, err = f.l.WalletOf(f.ctx, w.UserID, "USD")
+	if err != nil || got.ID != w.ID || got.Balance != 70 {
+		t.Errorf("wallet of: got %+v, %v; want %s with balance 70", got, err, w.ID)
+	}
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"wallet: unknown", func() error { _, err := f.l.Wallet(f.ctx, plID()); return err }},
+		{"wallet: malformed", func() error { _, err := f.l.Wallet(f.ctx, "12"); return err }},
+		{"wallet: a platform account", func() error { _, err := f.l.Wallet(f.ctx, fees.ID); return err }},
+		{"wallet of: other currency", func() error { _, err := f.l.WalletOf(f.ctx, w.UserID, "EUR"); return err }},
+		{"wallet of: unknown user", func() error { _, err := f.l.WalletOf(f.ctx, plID(), "USD"); return err }},
+		{"wallet of: malformed user", func() error { _, err := f.l.WalletOf(f.ctx, "bob", "USD"); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { plWantErr(t, tt.call(), finance.ErrWalletNotFound) })
+	}
+}
+
+func TestPostgresLedgerWalletsPages(t *testing.T) {
+	t.Parallel()
+	f := newPLFixture(t)
+	user := plID()
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var want []string
+	for i, c := range []string{"USD", "EUR", "GBP", "JPY", "CHF"} {
+		at := base.Add(time.Duration(i/2) * time.Hour) // two pairs share a created_at: the id breaks ties
+		w, _, err := f.l.OpenWallet(f.ctx, plID(), user, c, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, w.ID)
+	}
+	f.wallet(t, "USD") // someone else's
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 3 {
+			t.Fatal("more pages than wallets")
+		}
+		p, err := f.l.Wallets(f.ctx, user, page.Request{Limit: 2, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range p.Items {
+			got = append(got, w.ID)
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	// UUIDv7s made in order sort in order, so oldest first is creation order.
+	if len(got) != len(want) {
+		t.Fatalf("got %d wallets, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("wallet %d: got %s, want %s", i, got[i], want[i])
+		}
+	}
+	for _, tt := range []struct {
+		name, user string
+		p          page.Request
+		want       int
+		err        error
+	}{
+		{"all at once", user, page.Request{}, 5, nil},
+		{"no wallets", plID(), page.Request{}, 0, nil},
+		{"malformed user", "x", page.Request{}, 0, nil},
+		{"bad cursor", user, page.Request{Cursor: "!!"}, 0, page.ErrBadCursor},
+		{"cursor with a bad id", user, page.Request{Cursor: page.Encode(map[string]string{"i": "x"})}, 0, page.ErrBadCursor},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := f.l.Wallets(f.ctx, tt.user, tt.p)
+			plWantErr(t, err, tt.err)
+			if err == nil && (len(p.Items) != tt.want || p.Items == nil || p.NextCursor != "") {
+				t.Errorf("got %d wallets (nil %v), cursor %q; want %d, no cursor", len(p.Items), p.Items == nil, p.NextCursor, tt.want)
+			}
+		})
+	}
+}
+
+func TestPostgresLedgerPlatformAccount(t *testing.T) {
+	t.Parallel()
+	f := newPLFixture(t)
+	const clients = 8
+	var wg sync.WaitGroup
+	ids := make([]string, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := f.l.PlatformAccount(f.ctx, finance.KindRewards, "USD")
+			if err != nil {
+				t.Errorf("platform account: %v", err)
+				return
+			}
+			if a.Kind != finance.KindRewards || a.Currency != "USD" || a.UserID != "" || a.Balance != 0 {
+				t.Errorf("got %+v, want an empty USD rewards account", a)
+			}
+			ids[i] = a.ID
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if ids[i] != ids[0] {
+			t.Fatalf("got accounts %v, want one shared account", ids)
+		}
+	}
+	fees, err := f.l.PlatformAccount(f.ctx, finance.KindFees, "USD")
+	if err != nil || fees.ID == ids[0] {
+		t.Errorf("fees: got %+v, %v; want an account of its own", fees, err)
+	}
+	eur, err := f.l.PlatformAccount(f.ctx, finance.KindRewards, "EUR")
+	if err != nil || eur.ID == ids[0] || eur.Currency != "EUR" {
+		t.Errorf("EUR rewards: got %+v, %v; want an account of its own", eur, err)
+	}
+	for _, tt := range []struct {
+		name, kind, currency string
+		want                 errs.Kind
+	}{
+		{"a wallet is no platform account", finance.KindWallet, "USD", errs.Internal},
+		{"unknown kind", "bank", "USD", errs.Internal},
+		{"bad currency", finance.KindFees, "us", errs.Invalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.l.PlatformAccount(f.ctx, tt.kind, tt.currency)
+			if err == nil || errs.KindOf(err) != tt.want {
+				t.Errorf("got %v, want a %s error", err, tt.want)
+			}
+		})
+	}
+}
