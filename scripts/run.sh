@@ -168,6 +168,8 @@ dev_secrets() {
 	if [ -z "${AUTH_SEAL_KEYS_FILE:-}" ]; then dev_secret AUTH_SEAL_KEYS 32 dev1:; fi
 	# The one that seals education's certificate signing key.
 	if [ -z "${EDUCATION_SEAL_KEYS_FILE:-}" ]; then dev_secret EDUCATION_SEAL_KEYS 32 dev1:; fi
+	# What Stripe (here: scripts/stripe-webhook) signs webhooks with.
+	dev_secret STRIPE_WEBHOOK_SECRET 24 whsec_
 }
 
 # --- per-service environment --------------------------------------------------------------
