@@ -30,6 +30,12 @@ func (s *FinanceService) ChargeEnrollment(ctx context.Context, enrollmentID, cou
 		c := Charge{EnrollmentID: enrollmentID, UserID: userID, InstructorID: instructorID,
 			Amount: price.Amount, Currency: price.Currency, UpdatedAt: s.now()}
 		txID, reason, err := s.charge(ctx, c)
+		if errors.Is(err, ErrAlreadyPosted) {
+			// Two deliveries of one request raced past LockCharge (there
+			// was no row to lock yet); the unique (kind, reference) let the
+			// other one charge, and it has recorded the outcome.
+			return nil
+		}
 		if err != nil {
 			return err
 		}
