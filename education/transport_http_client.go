@@ -2,22 +2,14 @@ package education
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/go-kit/kit/endpoint"
 	httptransport "github.com/go-kit/kit/transport/http"
 	"github.com/google/uuid"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/azora-os/azora/shared/errs"
-	"github.com/azora-os/azora/shared/kit"
-	"github.com/azora-os/azora/shared/logging"
+	"github.com/azora-os/azora/shared/httpx/httpclient"
 	"github.com/azora-os/azora/shared/page"
 )
 
@@ -26,32 +18,21 @@ import (
 // server fault, so it counts against breakers.
 var ErrEducationUnreachable = errs.New(errs.Unavailable, "education_unreachable", "the education service cannot be reached")
 
-// defaultClientTimeout bounds a call when the caller gives no http.Client:
-// http.DefaultClient would wait forever on a hung instance.
-const defaultClientTimeout = 10 * time.Second
-
 // ClientOption configures NewHTTPClient.
-type ClientOption func(*clientOptions)
-
-type clientOptions struct {
-	http       *http.Client
-	middleware func(name string) endpoint.Middleware
-}
+type ClientOption = httpclient.Option
 
 // WithHTTPClient makes the client send its requests with c instead of the
 // default: an http.Client with a 10 s timeout that follows no redirects
 // (education's API never redirects, and following one would carry the
 // caller's bearer token to wherever it points).
-func WithHTTPClient(c *http.Client) ClientOption {
-	return func(o *clientOptions) { o.http = c }
-}
+func WithHTTPClient(c *http.Client) ClientOption { return httpclient.WithHTTPClient(c) }
 
 // WithClientMiddleware wraps each client endpoint in mw(name), where name
 // is the endpoint's Name* constant; typically kit.Chain with a kit.Breaker,
 // so calls to education are traced, logged, counted and broken like every
 // other hop.
 func WithClientMiddleware(mw func(name string) endpoint.Middleware) ClientOption {
-	return func(o *clientOptions) { o.middleware = mw }
+	return httpclient.WithMiddleware(mw)
 }
 
 // NewHTTPClient returns a Service that calls the education instance at
@@ -65,28 +46,13 @@ func WithClientMiddleware(mw func(name string) endpoint.Middleware) ClientOption
 // ErrEducationUnreachable when no answer came. NewHTTPClient returns an
 // invalid_education_url error when instance is not an http(s) URL.
 func NewHTTPClient(instance string, opts ...ClientOption) (Service, error) {
-	if !strings.Contains(instance, "://") {
-		instance = "http://" + instance
-	}
-	base, err := url.Parse(instance)
-	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
+	base, err := httpclient.ParseInstance(instance)
+	if err != nil {
 		return nil, errs.New(errs.Invalid, "invalid_education_url", "the education instance must be an http(s) URL").Wrap(err)
 	}
-	o := clientOptions{http: &http.Client{
-		Timeout:       defaultClientTimeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
-	for _, opt := range opts {
-		opt(&o)
-	}
+	c := httpclient.New("education", base, ErrEducationUnreachable, opts...)
 	client := func(name, method string, to func(any) (call, error), dec httptransport.DecodeResponseFunc) endpoint.Endpoint {
-		ep := httptransport.NewClient(method, base, encodeCall(base, to), dec,
-			httptransport.SetClient(o.http), httptransport.ClientBefore(forwardContext)).Endpoint()
-		ep = classifyUnreachable(ep)
-		if o.middleware != nil {
-			ep = o.middleware(name)(ep)
-		}
-		return ep
+		return c.CallEndpoint(name, method, func(_ context.Context, request any) (call, error) { return to(request) }, dec)
 	}
 	get, post := http.MethodGet, http.MethodPost
 	return Endpoints{
@@ -108,45 +74,19 @@ func NewHTTPClient(instance string, opts ...ClientOption) (Service, error) {
 	}, nil
 }
 
-// forwardContext passes the caller's bearer token, request id and trace
-// context on to education.
-func forwardContext(ctx context.Context, r *http.Request) context.Context {
-	if t := kit.TokenFrom(ctx); t != "" {
-		r.Header.Set("Authorization", "Bearer "+t)
-	}
-	if id := logging.RequestID(ctx); id != "" {
-		r.Header.Set("X-Request-ID", id)
-	}
-	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(r.Header))
-	return ctx
-}
-
-// classifyUnreachable turns transport failures, which carry no *errs.Error,
-// into ErrEducationUnreachable; education's own answers pass unchanged.
-func classifyUnreachable(next endpoint.Endpoint) endpoint.Endpoint {
-	return func(ctx context.Context, request any) (any, error) {
-		response, err := next(ctx, request)
-		var e *errs.Error
-		if err != nil && !errors.As(err, &e) {
-			return nil, ErrEducationUnreachable.Wrap(err)
-		}
-		return response, err
-	}
-}
-
 // The per-endpoint requests: where each goes and what it carries.
 
 func callCreateCourse(request any) (call, error) {
-	return call{path: []string{"courses"}, body: request.(CourseInput)}, nil
+	return call{Path: []string{"courses"}, Body: request.(CourseInput)}, nil
 }
 
 func callCatalogue(request any) (call, error) {
 	req := request.(catalogueRequest)
-	q := pageQuery(req.Page)
+	q := req.Page.Query()
 	if req.Q != "" {
 		q.Set("q", req.Q)
 	}
-	return call{path: []string{"courses"}, query: q}, nil
+	return call{Path: []string{"courses"}, Query: q}, nil
 }
 
 // callByID is a request without a body to the resource named by the
@@ -157,7 +97,7 @@ func callByID(notFound error, collection string, sub ...string) func(any) (call,
 		if !validID(id) {
 			return call{}, notFound
 		}
-		return call{path: append([]string{collection, id}, sub...)}, nil
+		return call{Path: append([]string{collection, id}, sub...)}, nil
 	}
 }
 
@@ -176,7 +116,7 @@ func callUpdateCourse(request any) (call, error) {
 	if req.Patch.SetPrice {
 		patch["price"] = req.Patch.Price // nil marshals as null: free
 	}
-	return call{path: []string{"courses", req.ID}, body: patch, contentType: "application/merge-patch+json"}, nil
+	return call{Path: []string{"courses", req.ID}, Body: patch, ContentType: "application/merge-patch+json"}, nil
 }
 
 func callAddLesson(request any) (call, error) {
@@ -184,7 +124,7 @@ func callAddLesson(request any) (call, error) {
 	if !validID(req.CourseID) {
 		return call{}, ErrCourseNotFound
 	}
-	return call{path: []string{"courses", req.CourseID, "lessons"}, body: req.Input}, nil
+	return call{Path: []string{"courses", req.CourseID, "lessons"}, Body: req.Input}, nil
 }
 
 func callEnroll(request any) (call, error) {
@@ -196,7 +136,7 @@ func callEnroll(request any) (call, error) {
 	if err != nil {
 		return call{}, errs.Internalf(err, "education client: idempotency key")
 	}
-	c.header = http.Header{"Idempotency-Key": {key.String()}}
+	c.Header = http.Header{"Idempotency-Key": {key.String()}}
 	return c, nil
 }
 
@@ -208,29 +148,16 @@ func callCompleteLesson(request any) (call, error) {
 	case !validID(req.LessonID):
 		return call{}, ErrLessonNotFound
 	}
-	return call{path: []string{"enrollments", req.EnrollmentID, "lessons", req.LessonID, "complete"}}, nil
+	return call{Path: []string{"enrollments", req.EnrollmentID, "lessons", req.LessonID, "complete"}}, nil
 }
 
 func callList(collection string) func(any) (call, error) {
 	return func(request any) (call, error) {
-		return call{path: []string{collection}, query: pageQuery(request.(listRequest).Page)}, nil
+		return call{Path: []string{collection}, Query: request.(listRequest).Page.Query()}, nil
 	}
 }
 
 // callKeys is the one request outside /api/v1.
 func callKeys(any) (call, error) {
-	return call{rooted: PathCertificateKeys}, nil
-}
-
-// pageQuery is p as ?limit= and ?cursor=; a zero Limit leaves the
-// server's default.
-func pageQuery(p page.Request) url.Values {
-	q := url.Values{}
-	if p.Limit != 0 {
-		q.Set("limit", strconv.Itoa(p.Limit))
-	}
-	if p.Cursor != "" {
-		q.Set("cursor", p.Cursor)
-	}
-	return q
+	return call{Rooted: PathCertificateKeys}, nil
 }

@@ -34,6 +34,20 @@ type Page[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// Query is r as ?limit= and ?cursor=, what a client sends for it (the
+// inverse of FromQuery); a zero Limit or empty Cursor is left out, so the
+// server's default applies.
+func (r Request) Query() url.Values {
+	q := url.Values{}
+	if r.Limit != 0 {
+		q.Set("limit", strconv.Itoa(r.Limit))
+	}
+	if r.Cursor != "" {
+		q.Set("cursor", r.Cursor)
+	}
+	return q
+}
+
 // FromQuery reads limit and cursor from q. A limit that is not an integer
 // from 1 to MaxLimit is a validation error naming the field.
 func FromQuery(q url.Values) (Request, error) {
