@@ -4,11 +4,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,7 +52,7 @@ const (
 type HTTPOption func(*httpOptions)
 
 type httpOptions struct {
-	routeMiddleware map[string][]func(http.Handler) http.Handler
+	routeMiddleware httpx.RouteMiddleware
 }
 
 // WithRouteMiddleware wraps the route of the endpoint called name (a Name*
@@ -68,7 +65,7 @@ type httpOptions struct {
 // silently drop the middleware.
 func WithRouteMiddleware(name string, mw func(http.Handler) http.Handler) HTTPOption {
 	return func(o *httpOptions) {
-		o.routeMiddleware[name] = append(o.routeMiddleware[name], mw)
+		o.routeMiddleware.Add(name, mw)
 	}
 }
 
@@ -96,23 +93,14 @@ func WithEnrollMiddleware(mw func(http.Handler) http.Handler) HTTPOption {
 // Cache-Control after httpx.SecurityHeaders (outside, in httpx.Stack) has
 // set no-store, so the route's value wins; their errors keep no-store.
 func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, opts ...HTTPOption) {
-	o := httpOptions{routeMiddleware: map[string][]func(http.Handler) http.Handler{}}
+	o := httpOptions{routeMiddleware: httpx.RouteMiddleware{}}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	serverOpts := append(httpx.ServerOptions(logger), httptransport.ServerBefore(kit.HTTPToContext()))
-	used := map[string]bool{}
-	// Path before Methods: gorilla/mux v1.8.1 clears a recorded method
-	// mismatch when a later route's first matcher succeeds, so with
-	// Methods first a GET on a POST-only path became a 404, not a 405.
+	routes := httpx.NewRoutes(r, o.routeMiddleware)
 	handle := func(name, method, path string, ep endpoint.Endpoint, dec httptransport.DecodeRequestFunc, enc httptransport.EncodeResponseFunc) {
-		var h http.Handler = httptransport.NewServer(ep, dec, enc, serverOpts...)
-		mws := o.routeMiddleware[name]
-		for i := len(mws) - 1; i >= 0; i-- {
-			h = mws[i](h)
-		}
-		used[name] = true
-		r.Path(path).Methods(method).Handler(h)
+		routes.Mount(name, method, path, httptransport.NewServer(ep, dec, enc, serverOpts...))
 	}
 	ok, created := httpx.EncodeJSON(http.StatusOK), httpx.EncodeJSON(http.StatusCreated)
 	get, post := http.MethodGet, http.MethodPost
@@ -133,11 +121,7 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, opts ...HTTP
 	handle(NameCertificatePDF, get, PathCertificatePDF, e.CertificatePDFEndpoint, decodeID, encodePDF)
 	handle(NameCertificateKeys, get, PathCertificateKeys, e.CertificateKeysEndpoint, decodeNone, encodePublicJSON(CertificateKeysMaxAge))
 
-	for _, name := range slices.Sorted(maps.Keys(o.routeMiddleware)) {
-		if !used[name] {
-			panic(fmt.Sprintf("education: WithRouteMiddleware(%q): no route has that name", name))
-		}
-	}
+	routes.Done("education")
 }
 
 // decodeCreateCourse strictly decodes a CourseInput: an instructor id,

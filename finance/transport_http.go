@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"slices"
 
@@ -36,7 +34,7 @@ const (
 type HTTPOption func(*httpOptions)
 
 type httpOptions struct {
-	routeMiddleware map[string][]func(http.Handler) http.Handler
+	routeMiddleware httpx.RouteMiddleware
 }
 
 // WithRouteMiddleware wraps the route of the endpoint called name (a Name*
@@ -48,7 +46,7 @@ type httpOptions struct {
 // silently drop the middleware.
 func WithRouteMiddleware(name string, mw func(http.Handler) http.Handler) HTTPOption {
 	return func(o *httpOptions) {
-		o.routeMiddleware[name] = append(o.routeMiddleware[name], mw)
+		o.routeMiddleware.Add(name, mw)
 	}
 }
 
@@ -81,7 +79,7 @@ func WithMoneyMiddleware(mw func(http.Handler) http.Handler) HTTPOption {
 // 200. The money routes' servers answer errors through
 // idempotency.ErrorEncoder; wrap them with WithMoneyMiddleware.
 func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, webhook WebhookHandler, opts ...HTTPOption) {
-	o := httpOptions{routeMiddleware: map[string][]func(http.Handler) http.Handler{}}
+	o := httpOptions{routeMiddleware: httpx.RouteMiddleware{}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -89,18 +87,8 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, webhook Webh
 	// Options apply in order, so this encoder replaces ServerOptions' one.
 	moneyOpts := append(slices.Clone(serverOpts),
 		httptransport.ServerErrorEncoder(idempotency.ErrorEncoder(httpx.ErrorEncoder(logger))))
-	used := map[string]bool{}
-	mount := func(name, method, path string, h http.Handler) {
-		mws := o.routeMiddleware[name]
-		for i := len(mws) - 1; i >= 0; i-- {
-			h = mws[i](h)
-		}
-		used[name] = true
-		// Path before Methods: gorilla/mux v1.8.1 clears a recorded method
-		// mismatch when a later route's first matcher succeeds, so with
-		// Methods first a GET on a POST-only path became a 404, not a 405.
-		r.Path(path).Methods(method).Handler(h)
-	}
+	routes := httpx.NewRoutes(r, o.routeMiddleware)
+	mount := routes.Mount
 	handle := func(name, method, path string, ep endpoint.Endpoint, dec httptransport.DecodeRequestFunc, enc httptransport.EncodeResponseFunc) {
 		so := serverOpts
 		if slices.Contains(MoneyRoutes(), name) {
@@ -119,11 +107,7 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, webhook Webh
 	handle(NameRefundTopup, post, PathTopupRefund, e.RefundTopupEndpoint, decodeIDNoBody, ok)
 	mount(NameStripeWebhook, post, PathStripeWebhook, webhook.handler(logger))
 
-	for _, name := range slices.Sorted(maps.Keys(o.routeMiddleware)) {
-		if !used[name] {
-			panic(fmt.Sprintf("finance: WithRouteMiddleware(%q): no route has that name", name))
-		}
-	}
+	routes.Done("finance")
 }
 
 // decodeList reads ?limit= and ?cursor= of a list of the caller's own.
