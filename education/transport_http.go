@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/azora-os/azora/shared/httpx"
+	"github.com/azora-os/azora/shared/idempotency"
 	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/page"
 )
@@ -98,9 +100,19 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, opts ...HTTP
 		opt(&o)
 	}
 	serverOpts := append(httpx.ServerOptions(logger), httptransport.ServerBefore(kit.HTTPToContext()))
+	// The enroll route may run inside the Idempotency-Key middleware's
+	// transaction; this encoder lets that middleware re-run it after a
+	// serialization failure or deadlock instead of answering 500. (Options
+	// apply in order, so it replaces ServerOptions' encoder.)
+	enrollOpts := append(slices.Clone(serverOpts),
+		httptransport.ServerErrorEncoder(idempotency.ErrorEncoder(httpx.ErrorEncoder(logger))))
 	routes := httpx.NewRoutes(r, o.routeMiddleware)
 	handle := func(name, method, path string, ep endpoint.Endpoint, dec httptransport.DecodeRequestFunc, enc httptransport.EncodeResponseFunc) {
-		routes.Mount(name, method, path, httptransport.NewServer(ep, dec, enc, serverOpts...))
+		so := serverOpts
+		if name == NameEnroll {
+			so = enrollOpts
+		}
+		routes.Mount(name, method, path, httptransport.NewServer(ep, dec, enc, so...))
 	}
 	ok, created := httpx.EncodeJSON(http.StatusOK), httpx.EncodeJSON(http.StatusCreated)
 	get, post := http.MethodGet, http.MethodPost
