@@ -1,14 +1,10 @@
 package auth_test
 
 import (
-	"encoding/json"
-	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/go-kit/log"
@@ -17,6 +13,7 @@ import (
 
 	"github.com/azora-os/azora/auth"
 	"github.com/azora-os/azora/shared/httpx"
+	"github.com/azora-os/azora/shared/httpx/httpxtest"
 	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/kit/kittest"
 )
@@ -64,83 +61,26 @@ func (e *htEnv) server(t *testing.T, f *htFake, issuer string, opts ...auth.HTTP
 }
 
 // htResponse is a finished response with its body read.
-type htResponse struct {
-	status int
-	header http.Header
-	body   []byte
-}
+type htResponse = httpxtest.Response
 
-// htDo sends method path with body (JSON when not empty) and the token of
+// do sends method path with body (JSON when not empty) and the token of
 // who (none when who is ""), and returns the response.
 func (e *htEnv) do(t *testing.T, srv *httptest.Server, method, path, who, body string) htResponse {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, srv.URL+path, rd)
-	if err != nil {
-		t.Fatalf("new request: %v", err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if who != "" {
-		tok, ok := e.tokens[who]
-		if !ok {
-			t.Fatalf("no token for %q", who)
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read body: %v", err)
-	}
-	return htResponse{status: resp.StatusCode, header: resp.Header, body: b}
+	return httpxtest.Do(t, srv, method, path, e.token(t, who), body, nil)
 }
 
-// keys returns the sorted top-level keys of a JSON object body.
-func (r htResponse) keys(t *testing.T) []string {
+// token returns who's token, "" for who "", failing t for an unknown who.
+func (e *htEnv) token(t *testing.T, who string) string {
 	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("body %q is not a JSON object: %v", r.body, err)
+	if who == "" {
+		return ""
 	}
-	return slices.Sorted(maps.Keys(m))
-}
-
-// decode unmarshals the body into v.
-func (r htResponse) decode(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.body, v); err != nil {
-		t.Fatalf("decode %q: %v", r.body, err)
+	tok, ok := e.tokens[who]
+	if !ok {
+		t.Fatalf("no token for %q", who)
 	}
-}
-
-// problem checks that r is a problem document of status and code and
-// returns it.
-func (r htResponse) problem(t *testing.T, status int, code string) httpx.Problem {
-	t.Helper()
-	if r.status != status {
-		t.Fatalf("status: got %d, want %d (body %s)", r.status, status, r.body)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Errorf("Content-Type: got %q, want application/problem+json", ct)
-	}
-	var p httpx.Problem
-	r.decode(t, &p)
-	if p.Code != code || p.Status != status || p.Type != "/problems/"+code {
-		t.Errorf("problem: got code %q status %d type %q, want %q %d /problems/%s", p.Code, p.Status, p.Type, code, status, code)
-	}
-	if p.RequestID == "" || p.RequestID != r.header.Get("X-Request-ID") {
-		t.Errorf("problem request_id: got %q, want the X-Request-ID %q", p.RequestID, r.header.Get("X-Request-ID"))
-	}
-	return p
+	return tok
 }
 
 // fields returns the field names of a validation problem, in order.
@@ -181,7 +121,7 @@ func (e *htEnv) run(t *testing.T, cases []htCase) {
 			}
 			r := e.do(t, e.server(t, f, htIssuer), c.method, c.path, c.who, c.body)
 			if c.code != "" {
-				p := r.problem(t, c.status, c.code)
+				p := r.Problem(t, c.status, c.code)
 				if c.fields != nil && !slices.Equal(htFields(p), c.fields) {
 					t.Errorf("problem fields: got %v, want %v (%+v)", htFields(p), c.fields, p.Errors)
 				}
@@ -190,12 +130,12 @@ func (e *htEnv) run(t *testing.T, cases []htCase) {
 					if c.code == "missing_token" {
 						want = "Bearer"
 					}
-					if got := r.header.Get("WWW-Authenticate"); got != want {
+					if got := r.Header.Get("WWW-Authenticate"); got != want {
 						t.Errorf("WWW-Authenticate: got %q, want %q", got, want)
 					}
 				}
-			} else if r.status != c.status {
-				t.Fatalf("status: got %d, want %d (body %s)", r.status, c.status, r.body)
+			} else if r.Status != c.status {
+				t.Fatalf("status: got %d, want %d (body %s)", r.Status, c.status, r.Body)
 			}
 			switch got := f.methods(); {
 			case c.calls == "" && len(got) != 0:
@@ -226,8 +166,8 @@ func wantKeys(keys ...string) func(*testing.T, htResponse, *htFake) {
 	return func(t *testing.T, r htResponse, _ *htFake) {
 		t.Helper()
 		slices.Sort(keys)
-		if got := r.keys(t); !slices.Equal(got, keys) {
-			t.Errorf("body keys: got %v, want %v (body %s)", got, keys, r.body)
+		if got := r.Keys(t); !slices.Equal(got, keys) {
+			t.Errorf("body keys: got %v, want %v (body %s)", got, keys, r.Body)
 		}
 	}
 }
@@ -235,8 +175,8 @@ func wantKeys(keys ...string) func(*testing.T, htResponse, *htFake) {
 // wantEmpty checks a body-less success.
 func wantEmpty(t *testing.T, r htResponse, _ *htFake) {
 	t.Helper()
-	if len(r.body) != 0 || r.header.Get("Content-Type") != "" {
-		t.Errorf("body: got %q (Content-Type %q), want none", r.body, r.header.Get("Content-Type"))
+	if len(r.Body) != 0 || r.Header.Get("Content-Type") != "" {
+		t.Errorf("body: got %q (Content-Type %q), want none", r.Body, r.Header.Get("Content-Type"))
 	}
 }
 

@@ -26,7 +26,7 @@ func TestHTTPRoutes(t *testing.T) {
 					func(t *testing.T, r htResponse, _ *htFake) {
 						t.Helper()
 						var body map[string]map[string]any
-						r.decode(t, &body)
+						r.Decode(t, &body)
 						u := body["user"]
 						got := make([]string, 0, len(u))
 						for k := range u {
@@ -70,7 +70,7 @@ func TestHTTPRoutes(t *testing.T) {
 				func(t *testing.T, r htResponse, _ *htFake) {
 					t.Helper()
 					var got auth.Tokens
-					r.decode(t, &got)
+					r.Decode(t, &got)
 					if got != htTokens {
 						t.Errorf("tokens: got %+v, want %+v", got, htTokens)
 					}
@@ -83,7 +83,7 @@ func TestHTTPRoutes(t *testing.T) {
 						Required bool   `json:"mfa_required"`
 						Token    string `json:"mfa_token"`
 					}
-					r.decode(t, &got)
+					r.Decode(t, &got)
 					if !got.Required || got.Token != "mfa-token-1" {
 						t.Errorf("MFA answer: got %+v, want mfa_required true, mfa_token mfa-token-1", got)
 					}
@@ -98,7 +98,7 @@ func TestHTTPRoutes(t *testing.T) {
 				fail: fails("Login", &auth.RateLimitedError{After: 1500 * time.Millisecond}), status: 429, code: "rate_limited", calls: "Login",
 				check: func(t *testing.T, r htResponse, _ *htFake) {
 					t.Helper()
-					if got := r.header.Get("Retry-After"); got != "2" {
+					if got := r.Header.Get("Retry-After"); got != "2" {
 						t.Errorf("Retry-After: got %q, want 2 (1.5 s rounded up)", got)
 					}
 				}},
@@ -152,7 +152,7 @@ func TestHTTPRoutes(t *testing.T) {
 				check: all(wantKeys("user"), wantArgs("Me", "user-1"), func(t *testing.T, r htResponse, _ *htFake) {
 					t.Helper()
 					var got struct{ User auth.User }
-					r.decode(t, &got)
+					r.Decode(t, &got)
 					if want := htUser("user-1", auth.RoleStudent); !reflect.DeepEqual(got.User, want) {
 						t.Errorf("user: got %+v, want %+v", got.User, want)
 					}
@@ -185,7 +185,7 @@ func TestHTTPRoutes(t *testing.T) {
 					var got struct {
 						Codes []string `json:"recovery_codes"`
 					}
-					r.decode(t, &got)
+					r.Decode(t, &got)
 					if !slices.Equal(got.Codes, htRecoveryCodes) {
 						t.Errorf("recovery codes: got %v, want %v", got.Codes, htRecoveryCodes)
 					}
@@ -243,11 +243,11 @@ func TestHTTPRoutes(t *testing.T) {
 				func(t *testing.T, r htResponse, _ *htFake) {
 					t.Helper()
 					var got auth.JWKS
-					r.decode(t, &got)
+					r.Decode(t, &got)
 					if !reflect.DeepEqual(got, htJWKS) {
 						t.Errorf("JWKS: got %+v, want %+v", got, htJWKS)
 					}
-					if cc := r.header.Values("Cache-Control"); !slices.Equal(cc, []string{"public, max-age=15"}) {
+					if cc := r.Header.Values("Cache-Control"); !slices.Equal(cc, []string{"public, max-age=15"}) {
 						t.Errorf("Cache-Control: got %q, want [public, max-age=15] (DefaultJWKSMaxAge)", cc)
 					}
 				})},
@@ -255,7 +255,7 @@ func TestHTTPRoutes(t *testing.T) {
 				fail: fails("JWKS", auth.ErrNoSigningKey), status: 503, code: "no_signing_key", calls: "JWKS",
 				check: func(t *testing.T, r htResponse, _ *htFake) {
 					t.Helper()
-					if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+					if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 						t.Errorf("Cache-Control of an error: got %q, want no-store", cc)
 					}
 				}},
@@ -276,11 +276,11 @@ func TestHTTPDiscovery(t *testing.T) {
 		t.Run(issuer, func(t *testing.T) {
 			srv := e.server(t, newHTFake(), issuer)
 			r := e.do(t, srv, http.MethodGet, auth.PathDiscovery, "", "")
-			if r.status != 200 {
-				t.Fatalf("status: got %d, want 200 (%s)", r.status, r.body)
+			if r.Status != 200 {
+				t.Fatalf("status: got %d, want 200 (%s)", r.Status, r.Body)
 			}
 			var got map[string]any
-			r.decode(t, &got)
+			r.Decode(t, &got)
 			want := map[string]any{
 				"issuer":                                issuer,
 				"jwks_uri":                              "https://id.azora.example/.well-known/jwks.json",
@@ -292,7 +292,7 @@ func TestHTTPDiscovery(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("discovery: got %v, want %v", got, want)
 			}
-			if cc := r.header.Get("Cache-Control"); cc != "public, max-age=300" {
+			if cc := r.Header.Get("Cache-Control"); cc != "public, max-age=300" {
 				t.Errorf("Cache-Control: got %q, want public, max-age=300", cc)
 			}
 		})
@@ -312,8 +312,8 @@ func TestHTTPJWKSMaxAge(t *testing.T) {
 		t.Run(c.maxAge.String(), func(t *testing.T) {
 			srv := e.server(t, newHTFake(), htIssuer, auth.WithJWKSMaxAge(c.maxAge))
 			r := e.do(t, srv, http.MethodGet, auth.PathJWKS, "", "")
-			if cc := r.header.Values("Cache-Control"); r.status != 200 || !slices.Equal(cc, []string{c.want}) {
-				t.Errorf("status %d, Cache-Control: got %q, want 200 and [%s]", r.status, cc, c.want)
+			if cc := r.Header.Values("Cache-Control"); r.Status != 200 || !slices.Equal(cc, []string{c.want}) {
+				t.Errorf("status %d, Cache-Control: got %q, want 200 and [%s]", r.Status, cc, c.want)
 			}
 		})
 	}
@@ -324,8 +324,8 @@ func TestHTTPClientIPHook(t *testing.T) {
 	f := newHTFake()
 	srv := e.server(t, f, htIssuer, auth.WithClientIP(func(r *http.Request) string { return "hook:" + auth.RemoteAddrIP(r) }))
 	r := e.do(t, srv, http.MethodPost, auth.PathLogin, "", `{"email":"a@b.c","password":"long enough pw"}`)
-	if r.status != 200 {
-		t.Fatalf("status: got %d, want 200 (%s)", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("status: got %d, want 200 (%s)", r.Status, r.Body)
 	}
 	args, _ := f.called("Login")
 	if got := args[0].(auth.LoginRequest).ClientIP; got != "hook:127.0.0.1" {

@@ -82,7 +82,7 @@ func testHTTPCourseRoutes(t *testing.T, e *htEnv) {
 					var body struct {
 						Course map[string]any `json:"course"`
 					}
-					r.decode(t, &body)
+					r.Decode(t, &body)
 					if ls, ok := body.Course["lessons"].([]any); !ok || len(ls) != 1 {
 						t.Errorf("lessons: got %v, want one lesson", body.Course["lessons"])
 					}
@@ -116,7 +116,7 @@ func testHTTPCourseRoutes(t *testing.T, e *htEnv) {
 						var body struct {
 							Course map[string]any `json:"course"`
 						}
-						r.decode(t, &body)
+						r.Decode(t, &body)
 						if v, ok := body.Course["price"]; !ok || v != nil {
 							t.Errorf("price: got %v (present %v), want null", v, ok)
 						}

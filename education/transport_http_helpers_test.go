@@ -2,13 +2,10 @@ package education_test
 
 import (
 	"encoding/json"
-	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 
 	"github.com/azora-os/azora/education"
 	"github.com/azora-os/azora/shared/httpx"
+	"github.com/azora-os/azora/shared/httpx/httpxtest"
 	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/kit/kittest"
 )
@@ -96,11 +94,7 @@ func (e *htEnv) server(t *testing.T, s education.Service, opts ...education.HTTP
 }
 
 // htResponse is a finished response with its body read.
-type htResponse struct {
-	status int
-	header http.Header
-	body   []byte
-}
+type htResponse = httpxtest.Response
 
 // htRequest is what one test request sends beyond method and path.
 type htRequest struct {
@@ -110,84 +104,30 @@ type htRequest struct {
 	ctype string
 }
 
+// do sends method path with in to srv and returns the response.
 func (e *htEnv) do(t *testing.T, srv *httptest.Server, method, path string, in htRequest) htResponse {
 	t.Helper()
-	var rd io.Reader
-	if in.body != "" {
-		rd = strings.NewReader(in.body)
+	h := map[string]string{}
+	if in.ctype != "" {
+		h["Content-Type"] = in.ctype
 	}
-	req, err := http.NewRequest(method, srv.URL+path, rd)
-	if err != nil {
-		t.Fatalf("new request: %v", err)
+	if in.auth != "" {
+		h["Authorization"] = in.auth
 	}
-	switch {
-	case in.ctype != "":
-		req.Header.Set("Content-Type", in.ctype)
-	case in.body != "":
-		req.Header.Set("Content-Type", "application/json")
-	}
-	switch {
-	case in.auth != "":
-		req.Header.Set("Authorization", in.auth)
-	case in.who != "":
-		tok, ok := e.tokens[in.who]
-		if !ok {
-			t.Fatalf("no token for %q", in.who)
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read body: %v", err)
-	}
-	return htResponse{status: resp.StatusCode, header: resp.Header, body: b}
+	return httpxtest.Do(t, srv, method, path, e.token(t, in.who), in.body, h)
 }
 
-// keys returns the sorted top-level keys of a JSON object body.
-func (r htResponse) keys(t *testing.T) []string {
+// token returns who's token, "" for who "", failing t for an unknown who.
+func (e *htEnv) token(t *testing.T, who string) string {
 	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("body %q is not a JSON object: %v", r.body, err)
+	if who == "" {
+		return ""
 	}
-	return slices.Sorted(maps.Keys(m))
-}
-
-// decode unmarshals the body into v.
-func (r htResponse) decode(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.body, v); err != nil {
-		t.Fatalf("decode %q: %v", r.body, err)
+	tok, ok := e.tokens[who]
+	if !ok {
+		t.Fatalf("no token for %q", who)
 	}
-}
-
-// problem checks that r is a problem document of status and code and
-// returns it.
-func (r htResponse) problem(t *testing.T, status int, code string) httpx.Problem {
-	t.Helper()
-	if r.status != status {
-		t.Fatalf("status: got %d, want %d (body %s)", r.status, status, r.body)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Errorf("Content-Type: got %q, want application/problem+json", ct)
-	}
-	var p httpx.Problem
-	r.decode(t, &p)
-	if p.Code != code || p.Status != status || p.Type != "/problems/"+code {
-		t.Errorf("problem: got code %q status %d type %q, want %q %d /problems/%s", p.Code, p.Status, p.Type, code, status, code)
-	}
-	if p.RequestID == "" || p.RequestID != r.header.Get("X-Request-ID") {
-		t.Errorf("problem request_id: got %q, want the X-Request-ID %q", p.RequestID, r.header.Get("X-Request-ID"))
-	}
-	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
-		t.Errorf("Cache-Control of an error: got %q, want no-store", cc)
-	}
-	return p
+	return tok
 }
 
 func htFields(p httpx.Problem) []string {
@@ -230,7 +170,7 @@ func (e *htEnv) run(t *testing.T, cases []htCase) {
 			}
 			r := e.do(t, e.server(t, f), c.method, c.path, c.htRequest)
 			if c.code != "" {
-				p := r.problem(t, c.status, c.code)
+				p := r.Problem(t, c.status, c.code)
 				if c.fields != nil && !slices.Equal(htFields(p), c.fields) {
 					t.Errorf("problem fields: got %v, want %v (%+v)", htFields(p), c.fields, p.Errors)
 				}
@@ -239,12 +179,12 @@ func (e *htEnv) run(t *testing.T, cases []htCase) {
 					if c.code == "missing_token" {
 						want = "Bearer"
 					}
-					if got := r.header.Get("WWW-Authenticate"); got != want {
+					if got := r.Header.Get("WWW-Authenticate"); got != want {
 						t.Errorf("WWW-Authenticate: got %q, want %q", got, want)
 					}
 				}
-			} else if r.status != c.status {
-				t.Fatalf("status: got %d, want %d (body %s)", r.status, c.status, r.body)
+			} else if r.Status != c.status {
+				t.Fatalf("status: got %d, want %d (body %s)", r.Status, c.status, r.Body)
 			}
 			switch got := f.methods(); {
 			case c.calls == "" && len(got) != 0:
@@ -275,8 +215,8 @@ func htWantKeys(keys ...string) func(*testing.T, htResponse, *htFake) {
 	return func(t *testing.T, r htResponse, _ *htFake) {
 		t.Helper()
 		slices.Sort(keys)
-		if got := r.keys(t); !slices.Equal(got, keys) {
-			t.Errorf("body keys: got %v, want %v (body %s)", got, keys, r.body)
+		if got := r.Keys(t); !slices.Equal(got, keys) {
+			t.Errorf("body keys: got %v, want %v (body %s)", got, keys, r.Body)
 		}
 	}
 }
@@ -286,10 +226,10 @@ func htWantKeys(keys ...string) func(*testing.T, htResponse, *htFake) {
 func htWantBody[T any](key string, want T) func(*testing.T, htResponse, *htFake) {
 	return func(t *testing.T, r htResponse, _ *htFake) {
 		t.Helper()
-		raw := json.RawMessage(r.body)
+		raw := json.RawMessage(r.Body)
 		if key != "" {
 			var m map[string]json.RawMessage
-			r.decode(t, &m)
+			r.Decode(t, &m)
 			raw = m[key]
 		}
 		var got T

@@ -23,7 +23,7 @@ func testHTTPLearningRoutes(t *testing.T, e *htEnv) {
 				var body struct {
 					Enrollment map[string]any `json:"enrollment"`
 				}
-				r.decode(t, &body)
+				r.Decode(t, &body)
 				if got := body.Enrollment["status"]; got != want {
 					t.Errorf("enrollment status: got %v, want %s", got, want)
 				}
@@ -145,7 +145,7 @@ func testHTTPLearningRoutes(t *testing.T, e *htEnv) {
 				func(t *testing.T, r htResponse, _ *htFake) {
 					t.Helper()
 					var v education.Verification
-					r.decode(t, &v)
+					r.Decode(t, &v)
 					if v.Valid || v.Reason != "signature_mismatch" {
 						t.Errorf("verification: got valid %v reason %q, want false signature_mismatch", v.Valid, v.Reason)
 					}
@@ -162,8 +162,8 @@ func testHTTPLearningRoutes(t *testing.T, e *htEnv) {
 				htWantArgs("CertificatePDF", htCertificateID),
 				func(t *testing.T, r htResponse, _ *htFake) {
 					t.Helper()
-					if !bytes.Equal(r.body, htPDF) {
-						t.Errorf("body: got %q, want the rendered PDF %q", r.body, htPDF)
+					if !bytes.Equal(r.Body, htPDF) {
+						t.Errorf("body: got %q, want the rendered PDF %q", r.Body, htPDF)
 					}
 					for h, want := range map[string]string{
 						"Content-Type":           "application/pdf",
@@ -171,7 +171,7 @@ func testHTTPLearningRoutes(t *testing.T, e *htEnv) {
 						"Cache-Control":          "public, max-age=86400",
 						"X-Content-Type-Options": "nosniff",
 					} {
-						if got := r.header.Values(h); !slices.Equal(got, []string{want}) {
+						if got := r.Header.Values(h); !slices.Equal(got, []string{want}) {
 							t.Errorf("%s: got %q, want [%s]", h, got, want)
 						}
 					}
@@ -192,12 +192,12 @@ func testHTTPLearningRoutes(t *testing.T, e *htEnv) {
 					var set struct {
 						Keys []map[string]string `json:"keys"`
 					}
-					r.decode(t, &set)
+					r.Decode(t, &set)
 					want := map[string]string{"kid": "cert-k1", "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "x": htKeys.Keys[0].X}
 					if len(set.Keys) != 1 || !maps.Equal(set.Keys[0], want) {
 						t.Errorf("keys: got %v, want [%v]", set.Keys, want)
 					}
-					if cc := r.header.Values("Cache-Control"); !slices.Equal(cc, []string{"public, max-age=300"}) {
+					if cc := r.Header.Values("Cache-Control"); !slices.Equal(cc, []string{"public, max-age=300"}) {
 						t.Errorf("Cache-Control: got %q, want [public, max-age=300]", cc)
 					}
 				})},

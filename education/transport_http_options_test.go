@@ -116,11 +116,11 @@ func testHTTPWithoutVerifier(t *testing.T, e *htEnv) {
 	t.Cleanup(srv.Close)
 
 	r1 := e.do(t, srv, http.MethodGet, education.PathEnrollments, htRequest{who: "admin"})
-	r1.problem(t, http.StatusUnauthorized, "missing_token")
+	r1.Problem(t, http.StatusUnauthorized, "missing_token")
 
 	r2 := e.do(t, srv, http.MethodGet, "/api/v1/courses/"+htCourseID, htRequest{who: "admin"})
-	if r2.status != http.StatusOK {
-		t.Fatalf("course: got %d, want 200 (%s)", r2.status, r2.body)
+	if r2.Status != http.StatusOK {
+		t.Fatalf("course: got %d, want 200 (%s)", r2.Status, r2.Body)
 	}
 	if args, _ := f.called("Course"); args[0].(*education.Actor) != nil {
 		t.Errorf("course actor: got %+v, want nil (nothing verified the token)", args[0])
@@ -152,8 +152,8 @@ func testHTTPEmptyLists(t *testing.T, e *htEnv) {
 	for _, path := range []string{education.PathCourses, education.PathEnrollments, education.PathCertificates} {
 		t.Run(path, func(t *testing.T) {
 			r := e.do(t, srv, http.MethodGet, path, htRequest{who: "student"})
-			if got := strings.TrimSpace(string(r.body)); r.status != http.StatusOK || got != `{"items":[]}` {
-				t.Errorf("got %d %s, want 200 {\"items\":[]}", r.status, got)
+			if got := strings.TrimSpace(string(r.Body)); r.Status != http.StatusOK || got != `{"items":[]}` {
+				t.Errorf("got %d %s, want 200 {\"items\":[]}", r.Status, got)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package finance_test
 
 import (
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/azora-os/azora/finance"
 	"github.com/azora-os/azora/shared/httpx"
+	"github.com/azora-os/azora/shared/httpx/httpxtest"
 	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/kit/kittest"
 )
@@ -101,11 +101,7 @@ func (e *htEnv) server(t *testing.T, s finance.Service, wv finance.StripeWebhook
 }
 
 // htResponse is a finished response with its body read.
-type htResponse struct {
-	status int
-	header http.Header
-	body   []byte
-}
+type htResponse = httpxtest.Response
 
 // htRequest is what one test request sends beyond method and path.
 type htRequest struct {
@@ -115,80 +111,31 @@ type htRequest struct {
 	header map[string]string // more headers
 }
 
+// do sends method path with in to srv and returns the response.
 func (e *htEnv) do(t *testing.T, srv *httptest.Server, method, path string, in htRequest) htResponse {
 	t.Helper()
-	var rd io.Reader
-	if in.body != "" {
-		rd = strings.NewReader(in.body)
+	h := map[string]string{}
+	if in.ctype != "" {
+		h["Content-Type"] = in.ctype
 	}
-	req, err := http.NewRequest(method, srv.URL+path, rd)
-	if err != nil {
-		t.Fatalf("new request: %v", err)
-	}
-	switch {
-	case in.ctype != "":
-		req.Header.Set("Content-Type", in.ctype)
-	case in.body != "":
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if in.who != "" {
-		tok, ok := e.tokens[in.who]
-		if !ok {
-			t.Fatalf("no token for %q", in.who)
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
+	// in.header comes last so a test may override even Content-Type.
 	for k, v := range in.header {
-		req.Header.Set(k, v)
+		h[k] = v
 	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read body: %v", err)
-	}
-	return htResponse{status: resp.StatusCode, header: resp.Header, body: b}
+	return httpxtest.Do(t, srv, method, path, e.token(t, in.who), in.body, h)
 }
 
-// keys returns the sorted top-level keys of a JSON object body.
-func (r htResponse) keys(t *testing.T) []string {
+// token returns who's token, "" for who "", failing t for an unknown who.
+func (e *htEnv) token(t *testing.T, who string) string {
 	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("body %q is not a JSON object: %v", r.body, err)
+	if who == "" {
+		return ""
 	}
-	return slices.Sorted(maps.Keys(m))
-}
-
-func (r htResponse) decode(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.body, v); err != nil {
-		t.Fatalf("decode %q: %v", r.body, err)
+	tok, ok := e.tokens[who]
+	if !ok {
+		t.Fatalf("no token for %q", who)
 	}
-}
-
-// problem checks that r is a problem document of status and code and
-// returns it.
-func (r htResponse) problem(t *testing.T, status int, code string) httpx.Problem {
-	t.Helper()
-	if r.status != status {
-		t.Fatalf("status: got %d, want %d (body %s)", r.status, status, r.body)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Errorf("Content-Type: got %q, want application/problem+json", ct)
-	}
-	var p httpx.Problem
-	r.decode(t, &p)
-	if p.Code != code || p.Status != status || p.Type != "/problems/"+code {
-		t.Errorf("problem: got code %q status %d type %q, want %q %d /problems/%s", p.Code, p.Status, p.Type, code, status, code)
-	}
-	if p.RequestID == "" || p.RequestID != r.header.Get("X-Request-ID") {
-		t.Errorf("problem request_id: got %q, want the X-Request-ID %q", p.RequestID, r.header.Get("X-Request-ID"))
-	}
-	return p
+	return tok
 }
 
 func htFields(p httpx.Problem) []string {
@@ -225,15 +172,15 @@ func (e *htEnv) run(t *testing.T, cases []htCase) {
 			}
 			r := e.do(t, e.server(t, f, &htVerifier{}), c.method, c.path, c.htRequest)
 			if c.code != "" {
-				p := r.problem(t, c.status, c.code)
+				p := r.Problem(t, c.status, c.code)
 				if c.fields != nil && !slices.Equal(htFields(p), c.fields) {
 					t.Errorf("problem fields: got %v, want %v (%+v)", htFields(p), c.fields, p.Errors)
 				}
-				if c.status == http.StatusUnauthorized && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
-					t.Errorf("WWW-Authenticate: got %q, want a Bearer challenge", r.header.Get("WWW-Authenticate"))
+				if c.status == http.StatusUnauthorized && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("WWW-Authenticate: got %q, want a Bearer challenge", r.Header.Get("WWW-Authenticate"))
 				}
-			} else if r.status != c.status {
-				t.Fatalf("status: got %d, want %d (body %s)", r.status, c.status, r.body)
+			} else if r.Status != c.status {
+				t.Fatalf("status: got %d, want %d (body %s)", r.Status, c.status, r.Body)
 			}
 			switch got := f.methods(); {
 			case c.calls == "" && len(got) != 0:
@@ -264,8 +211,8 @@ func htWantKeys(keys ...string) func(*testing.T, htResponse, *htFake) {
 	return func(t *testing.T, r htResponse, _ *htFake) {
 		t.Helper()
 		slices.Sort(keys)
-		if got := r.keys(t); !slices.Equal(got, keys) {
-			t.Errorf("body keys: got %v, want %v (body %s)", got, keys, r.body)
+		if got := r.Keys(t); !slices.Equal(got, keys) {
+			t.Errorf("body keys: got %v, want %v (body %s)", got, keys, r.Body)
 		}
 	}
 }
@@ -275,10 +222,10 @@ func htWantMemberKeys(member string, keys ...string) func(*testing.T, htResponse
 	return func(t *testing.T, r htResponse, _ *htFake) {
 		t.Helper()
 		var body map[string]map[string]json.RawMessage
-		r.decode(t, &body)
+		r.Decode(t, &body)
 		slices.Sort(keys)
 		if got := slices.Sorted(maps.Keys(body[member])); !slices.Equal(got, keys) {
-			t.Errorf("%s keys: got %v, want %v (body %s)", member, got, keys, r.body)
+			t.Errorf("%s keys: got %v, want %v (body %s)", member, got, keys, r.Body)
 		}
 	}
 }
@@ -288,10 +235,10 @@ func htWantMemberKeys(member string, keys ...string) func(*testing.T, htResponse
 func htWantBody[T any](key string, want T) func(*testing.T, htResponse, *htFake) {
 	return func(t *testing.T, r htResponse, _ *htFake) {
 		t.Helper()
-		raw := json.RawMessage(r.body)
+		raw := json.RawMessage(r.Body)
 		if key != "" {
 			var m map[string]json.RawMessage
-			r.decode(t, &m)
+			r.Decode(t, &m)
 			raw = m[key]
 		}
 		var got T

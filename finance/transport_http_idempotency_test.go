@@ -40,7 +40,7 @@ func testHTTPIdempotency(t *testing.T, e *htEnv) {
 	}
 	for _, rt := range routes {
 		t.Run(rt.name, func(t *testing.T) {
-			e.do(t, srv, rt.method, rt.path, htRequest{who: rt.who, body: rt.body}).problem(t, 400, "idempotency_key_required")
+			e.do(t, srv, rt.method, rt.path, htRequest{who: rt.who, body: rt.body}).Problem(t, 400, "idempotency_key_required")
 			if n := f.times(rt.name); n != 0 {
 				t.Fatalf("%s calls without a key: got %d, want 0", rt.name, n)
 			}
@@ -50,8 +50,8 @@ func testHTTPIdempotency(t *testing.T, e *htEnv) {
 			// answer.
 			f.failWith(rt.name, &pq.Error{Code: "40001"}, &pq.Error{Code: "40P01"}, nil)
 			first := e.do(t, srv, rt.method, rt.path, withKey(rt.who, rt.body, "k-"+rt.name))
-			if first.status != rt.status {
-				t.Fatalf("first: got %d, want %d (%s)", first.status, rt.status, first.body)
+			if first.Status != rt.status {
+				t.Fatalf("first: got %d, want %d (%s)", first.Status, rt.status, first.Body)
 			}
 			if n := f.times(rt.name); n != 3 {
 				t.Errorf("%s runs: got %d, want 3 (two retried database conflicts)", rt.name, n)
@@ -61,9 +61,9 @@ func testHTTPIdempotency(t *testing.T, e *htEnv) {
 			}
 
 			again := e.do(t, srv, rt.method, rt.path, withKey(rt.who, rt.body, "k-"+rt.name))
-			if again.status != rt.status || !bytes.Equal(again.body, first.body) || again.header.Get("Idempotent-Replayed") != "true" {
-				t.Errorf("replay: got %d %s replayed %q, want %d %s true", again.status, again.body,
-					again.header.Get("Idempotent-Replayed"), rt.status, first.body)
+			if again.Status != rt.status || !bytes.Equal(again.Body, first.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+				t.Errorf("replay: got %d %s replayed %q, want %d %s true", again.Status, again.Body,
+					again.Header.Get("Idempotent-Replayed"), rt.status, first.Body)
 			}
 			if n := f.times(rt.name); n != 3 {
 				t.Errorf("%s runs after the replay: got %d, want still 3", rt.name, n)
@@ -73,20 +73,20 @@ func testHTTPIdempotency(t *testing.T, e *htEnv) {
 
 	t.Run("same key other body", func(t *testing.T) {
 		e.do(t, srv, post, finance.PathTransfers, withKey("student", htTransferBody("501", "USD", ""), "k-Transfer")).
-			problem(t, 422, "idempotency_key_reused")
+			Problem(t, 422, "idempotency_key_reused")
 	})
 
 	t.Run("refusal replayed", func(t *testing.T) {
 		f.failWith("Transfer", finance.ErrInsufficientFunds)
 		before := f.times("Transfer")
 		first := e.do(t, srv, post, finance.PathTransfers, withKey("student", transfer, "k-broke"))
-		first.problem(t, 409, "insufficient_funds")
+		first.Problem(t, 409, "insufficient_funds")
 		// The replay is the stored document, request_id of the first
 		// request included.
 		again := e.do(t, srv, post, finance.PathTransfers, withKey("student", transfer, "k-broke"))
-		if again.status != 409 || !bytes.Equal(again.body, first.body) || again.header.Get("Idempotent-Replayed") != "true" {
-			t.Errorf("replay: got %d %s replayed %q, want 409 %s true", again.status, again.body,
-				again.header.Get("Idempotent-Replayed"), first.body)
+		if again.Status != 409 || !bytes.Equal(again.Body, first.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("replay: got %d %s replayed %q, want 409 %s true", again.Status, again.Body,
+				again.Header.Get("Idempotent-Replayed"), first.Body)
 		}
 		if n := f.times("Transfer") - before; n != 1 {
 			t.Errorf("Transfer runs: got %d, want 1 (the retry got the stored 409)", n)
@@ -97,8 +97,8 @@ func testHTTPIdempotency(t *testing.T, e *htEnv) {
 		f.failWith("Transfer", nil)
 		before := f.times("Transfer")
 		r := e.do(t, srv, post, finance.PathTransfers, withKey("instructor", transfer, "k-Transfer"))
-		if r.status != 201 || r.header.Get("Idempotent-Replayed") != "" {
-			t.Errorf("another caller's equal key: got %d replayed %q, want a fresh 201", r.status, r.header.Get("Idempotent-Replayed"))
+		if r.Status != 201 || r.Header.Get("Idempotent-Replayed") != "" {
+			t.Errorf("another caller's equal key: got %d replayed %q, want a fresh 201", r.Status, r.Header.Get("Idempotent-Replayed"))
 		}
 		if n := f.times("Transfer") - before; n != 1 {
 			t.Errorf("Transfer runs: got %d, want 1", n)
@@ -106,13 +106,13 @@ func testHTTPIdempotency(t *testing.T, e *htEnv) {
 	})
 
 	t.Run("reads and webhook need no key", func(t *testing.T) {
-		if r := e.do(t, srv, http.MethodGet, finance.PathWallets, htRequest{who: "student"}); r.status != 200 {
-			t.Errorf("GET wallets: got %d, want 200 (%s)", r.status, r.body)
+		if r := e.do(t, srv, http.MethodGet, finance.PathWallets, htRequest{who: "student"}); r.Status != 200 {
+			t.Errorf("GET wallets: got %d, want 200 (%s)", r.Status, r.Body)
 		}
 		r := e.do(t, srv, post, finance.PathStripeWebhook, htRequest{body: htEventJSON,
 			header: map[string]string{"Stripe-Signature": htSign([]byte(htEventJSON))}})
-		if r.status != 200 {
-			t.Errorf("webhook: got %d, want 200 (%s)", r.status, r.body)
+		if r.Status != 200 {
+			t.Errorf("webhook: got %d, want 200 (%s)", r.Status, r.Body)
 		}
 	})
 }

@@ -57,8 +57,8 @@ func testHTTPRouteMiddleware(t *testing.T, e *htEnv) {
 	}
 	for _, rq := range requests {
 		r := e.do(t, srv, rq.method, rq.path, htRequest{who: rq.who, body: rq.body, header: rq.header})
-		if r.status != rq.status {
-			t.Errorf("%s %s: got %d, want %d (%s)", rq.method, rq.path, r.status, rq.status, r.body)
+		if r.Status != rq.status {
+			t.Errorf("%s %s: got %d, want %d (%s)", rq.method, rq.path, r.Status, rq.status, r.Body)
 		}
 	}
 	mu.Lock()
@@ -118,7 +118,7 @@ func testHTTPWithoutVerifier(t *testing.T, e *htEnv) {
 		{http.MethodPost, finance.PathTransfers, htTransferBody("5", "USD", "")},
 		{http.MethodPost, "/api/v1/topups/" + htTopupID + "/refund", ""},
 	} {
-		e.do(t, srv, rq.method, rq.path, htRequest{who: "admin", body: rq.body}).problem(t, http.StatusUnauthorized, "missing_token")
+		e.do(t, srv, rq.method, rq.path, htRequest{who: "admin", body: rq.body}).Problem(t, http.StatusUnauthorized, "missing_token")
 	}
 	if got := f.methods(); len(got) != 0 {
 		t.Errorf("service calls: got %v, want none", got)
@@ -143,8 +143,8 @@ func testHTTPEmptyLists(t *testing.T, e *htEnv) {
 	for _, path := range []string{finance.PathWallets, "/api/v1/wallets/" + htWalletID + "/transactions"} {
 		t.Run(path, func(t *testing.T) {
 			r := e.do(t, srv, http.MethodGet, path, htRequest{who: "student"})
-			if got := strings.TrimSpace(string(r.body)); r.status != http.StatusOK || got != `{"items":[]}` {
-				t.Errorf("got %d %s, want 200 {\"items\":[]}", r.status, got)
+			if got := strings.TrimSpace(string(r.Body)); r.Status != http.StatusOK || got != `{"items":[]}` {
+				t.Errorf("got %d %s, want 200 {\"items\":[]}", r.Status, got)
 			}
 		})
 	}

@@ -25,7 +25,7 @@ func testHTTPWalletRoutes(t *testing.T, e *htEnv) {
 						var body struct {
 							Items []map[string]any `json:"items"`
 						}
-						r.decode(t, &body)
+						r.Decode(t, &body)
 						if len(body.Items) != 1 || len(body.Items[0]) != 5 || body.Items[0]["balance"] != 2500.0 {
 							t.Errorf("wallet item: got %v, want {id, user_id, currency, balance 2500, created_at}", body.Items)
 						}

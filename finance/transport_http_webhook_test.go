@@ -82,16 +82,16 @@ func testHTTPWebhook(t *testing.T, e *htEnv) {
 			if err != nil {
 				t.Fatalf("POST: %v", err)
 			}
-			r := htResponse{status: resp.StatusCode, header: resp.Header}
+			r := htResponse{Status: resp.StatusCode, Header: resp.Header}
 			buf := new(bytes.Buffer)
 			_, _ = buf.ReadFrom(resp.Body)
 			resp.Body.Close()
-			r.body = buf.Bytes()
+			r.Body = buf.Bytes()
 
 			if tt.code != "" {
-				r.problem(t, tt.status, tt.code)
-			} else if r.status != tt.status || strings.TrimSpace(string(r.body)) != `{"received":true}` {
-				t.Fatalf("got %d %s, want %d {\"received\":true}", r.status, r.body, tt.status)
+				r.Problem(t, tt.status, tt.code)
+			} else if r.Status != tt.status || strings.TrimSpace(string(r.Body)) != `{"received":true}` {
+				t.Fatalf("got %d %s, want %d {\"received\":true}", r.Status, r.Body, tt.status)
 			}
 			args, applied := f.called("HandleStripeEvent")
 			if applied != tt.applied {
@@ -118,14 +118,14 @@ func testHTTPWebhook(t *testing.T, e *htEnv) {
 		f := newHTFake()
 		srv := e.server(t, f, &htVerifier{})
 		r := e.do(t, srv, http.MethodPost, p, htRequest{who: "bad", body: htEventJSON, header: map[string]string{"Stripe-Signature": good}})
-		if r.status != http.StatusOK {
-			t.Errorf("status: got %d, want 200 (the webhook ignores Authorization) %s", r.status, r.body)
+		if r.Status != http.StatusOK {
+			t.Errorf("status: got %d, want 200 (the webhook ignores Authorization) %s", r.Status, r.Body)
 		}
 	})
 
 	t.Run("get not allowed", func(t *testing.T) {
 		r := e.do(t, e.server(t, newHTFake(), &htVerifier{}), http.MethodGet, p, htRequest{})
-		r.problem(t, http.StatusMethodNotAllowed, "method_not_allowed")
+		r.Problem(t, http.StatusMethodNotAllowed, "method_not_allowed")
 	})
 }
 
@@ -159,7 +159,7 @@ func testHTTPWebhookVerifiers(t *testing.T, e *htEnv) {
 	for _, r := range refusals {
 		t.Run(r.name, func(t *testing.T) {
 			f := newHTFake()
-			post(t, htRefusing{r.err}, f, "t=1,v1=00").problem(t, http.StatusBadRequest, r.code)
+			post(t, htRefusing{r.err}, f, "t=1,v1=00").Problem(t, http.StatusBadRequest, r.code)
 			if got := f.methods(); len(got) != 0 {
 				t.Errorf("service calls: got %v, want none", got)
 			}
@@ -176,14 +176,14 @@ func testHTTPWebhookVerifiers(t *testing.T, e *htEnv) {
 		}
 		v := finance.NewWebhookVerifier([]string{secret}, 300*time.Second, time.Now)
 		f := newHTFake()
-		if r := post(t, v, f, sign(time.Now())); r.status != http.StatusOK {
-			t.Fatalf("signed now: got %d %s, want 200", r.status, r.body)
+		if r := post(t, v, f, sign(time.Now())); r.Status != http.StatusOK {
+			t.Fatalf("signed now: got %d %s, want 200", r.Status, r.Body)
 		}
 		if args, _ := f.called("HandleStripeEvent"); len(args) != 1 || args[0].(finance.StripeEvent).PaymentIntentID != htIntentID {
 			t.Errorf("HandleStripeEvent args: got %#v, want the event of %s", args, htIntentID)
 		}
 		f = newHTFake()
-		post(t, v, f, sign(time.Now().Add(-301*time.Second))).problem(t, http.StatusBadRequest, "invalid_signature")
+		post(t, v, f, sign(time.Now().Add(-301*time.Second))).Problem(t, http.StatusBadRequest, "invalid_signature")
 		if got := f.methods(); len(got) != 0 {
 			t.Errorf("service calls for a stale signature: got %v, want none", got)
 		}
