@@ -132,11 +132,8 @@ func optionalJWT(v *kit.Verifier) endpoint.Middleware {
 // endpoint was wired without a Verifier: refuse rather than trust anything
 // else (missing_token).
 func actorOf(ctx context.Context) (Actor, error) {
-	c, ok := kit.ClaimsFrom(ctx)
-	if !ok {
-		return Actor{}, kit.ErrMissingToken
-	}
-	return Actor{UserID: c.Subject, Roles: c.Roles}, nil
+	c, err := kit.RequireClaims(ctx)
+	return Actor{UserID: c.Subject, Roles: c.Roles}, err
 }
 
 // optionalActor returns the verified caller, or nil for an anonymous one.

@@ -5,9 +5,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/azora-os/azora/shared/errs"
+	"github.com/azora-os/azora/shared/httpx"
 	"github.com/azora-os/azora/shared/page"
 )
 
@@ -207,10 +206,4 @@ func (r *catalogueRequest) check() error {
 // canonical 36-character form. Anything else names nothing, so the caller
 // answers not found without asking the database (which would refuse to
 // cast it).
-func validID(id string) bool {
-	if len(id) != 36 {
-		return false
-	}
-	_, err := uuid.Parse(id)
-	return err == nil
-}
+func validID(id string) bool { return httpx.ValidUUID(id) }

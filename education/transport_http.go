@@ -105,7 +105,7 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, opts ...HTTP
 	// serialization failure or deadlock instead of answering 500. (Options
 	// apply in order, so it replaces ServerOptions' encoder.)
 	enrollOpts := append(slices.Clone(serverOpts),
-		httptransport.ServerErrorEncoder(idempotency.ErrorEncoder(httpx.ErrorEncoder(logger))))
+		idempotency.ServerErrorEncoder(logger))
 	routes := httpx.NewRoutes(r, o.routeMiddleware)
 	handle := func(name, method, path string, ep endpoint.Endpoint, dec httptransport.DecodeRequestFunc, enc httptransport.EncodeResponseFunc) {
 		so := serverOpts

@@ -87,11 +87,8 @@ func MakeEndpoints(s Service, logger log.Logger, m *kit.Metrics, v *kit.Verifier
 // endpoint was wired without a Verifier: refuse rather than trust anything
 // else (missing_token).
 func actorOf(ctx context.Context) (Actor, error) {
-	c, ok := kit.ClaimsFrom(ctx)
-	if !ok {
-		return Actor{}, kit.ErrMissingToken
-	}
-	return Actor{UserID: c.Subject, Roles: c.Roles}, nil
+	c, err := kit.RequireClaims(ctx)
+	return Actor{UserID: c.Subject, Roles: c.Roles}, err
 }
 
 // pageOf passes a Service's page on with an empty, never a null, items

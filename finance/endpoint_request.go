@@ -4,9 +4,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/azora-os/azora/shared/errs"
+	"github.com/azora-os/azora/shared/httpx"
 	"github.com/azora-os/azora/shared/page"
 )
 
@@ -136,10 +135,4 @@ func checkTopupAmount(m Money) error {
 // canonical 36-character form. Anything else names nothing, so the caller
 // answers not found without asking the database (which would refuse to
 // cast it).
-func validID(id string) bool {
-	if len(id) != 36 {
-		return false
-	}
-	_, err := uuid.Parse(id)
-	return err == nil
-}
+func validID(id string) bool { return httpx.ValidUUID(id) }

@@ -86,7 +86,7 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, webhook Webh
 	serverOpts := append(httpx.ServerOptions(logger), httptransport.ServerBefore(kit.HTTPToContext()))
 	// Options apply in order, so this encoder replaces ServerOptions' one.
 	moneyOpts := append(slices.Clone(serverOpts),
-		httptransport.ServerErrorEncoder(idempotency.ErrorEncoder(httpx.ErrorEncoder(logger))))
+		idempotency.ServerErrorEncoder(logger))
 	routes := httpx.NewRoutes(r, o.routeMiddleware)
 	mount := routes.Mount
 	handle := func(name, method, path string, ep endpoint.Endpoint, dec httptransport.DecodeRequestFunc, enc httptransport.EncodeResponseFunc) {

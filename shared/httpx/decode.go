@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/azora-os/azora/shared/errs"
 )
 
@@ -162,4 +164,15 @@ func jsonType(t reflect.Type) string {
 		return jsonType(t.Elem())
 	}
 	return "a " + t.String()
+}
+
+// ValidUUID reports whether id is a canonical 36-character UUID: path ids
+// that are not cannot name anything, so routes answer their not-found
+// error without asking the database.
+func ValidUUID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(id)
+	return err == nil
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 
+	httptransport "github.com/go-kit/kit/transport/http"
+
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/google/uuid"
@@ -228,4 +230,12 @@ func (m *middleware) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 func (m *middleware) logger(ctx context.Context) log.Logger {
 	return logging.With(ctx, m.cfg.Logger)
+}
+
+// ServerErrorEncoder is the go-kit server option every route wrapped in
+// Middleware takes, in place of httpx's plain encoder: it lets the
+// middleware re-run the handler after a serialization failure or
+// deadlock instead of answering 500 (see ErrorEncoder).
+func ServerErrorEncoder(logger log.Logger) httptransport.ServerOption {
+	return httptransport.ServerErrorEncoder(ErrorEncoder(httpx.ErrorEncoder(logger)))
 }

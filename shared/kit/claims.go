@@ -77,3 +77,14 @@ func ClaimsFrom(ctx context.Context) (Claims, bool) {
 	c, ok := ctx.Value(claimsKey{}).(Claims)
 	return c, ok
 }
+
+// RequireClaims returns the verified claims in ctx, or ErrMissingToken
+// (401) when the endpoint ran without them: what every user endpoint
+// starts with.
+func RequireClaims(ctx context.Context) (Claims, error) {
+	c, ok := ClaimsFrom(ctx)
+	if !ok {
+		return Claims{}, ErrMissingToken
+	}
+	return c, nil
+}
