@@ -262,13 +262,16 @@ start_kafka() {
 # start_stripe_mock: finance talks to stripe-mock when no real Stripe key is configured.
 start_stripe_mock() {
 	want_stripe_mock || return 0
-	local addr=$STRIPE_MOCK_ADDR https_addr=$STRIPE_MOCK_HTTPS_ADDR bin
-	if ! bin=$(command -v stripe-mock) && ! bin=$(ls "$(go env GOPATH 2>/dev/null)/bin/stripe-mock" 2>/dev/null); then
+	local addr=$STRIPE_MOCK_ADDR https_addr=$STRIPE_MOCK_HTTPS_ADDR bin gobin
+	# go install writes to GOBIN, else the first GOPATH entry's bin.
+	gobin=$(go env GOBIN 2>/dev/null)
+	[ -n "$gobin" ] || gobin=$(go env GOPATH 2>/dev/null | cut -d: -f1)/bin
+	if ! bin=$(command -v stripe-mock) && ! bin=$(ls "$gobin/stripe-mock" 2>/dev/null); then
 		say "stripe-mock: installing $STRIPE_MOCK_VERSION with go install"
 		# GOFLAGS cleared: a project-wide -mod=… would break a module-less install.
 		GOFLAGS='' go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION" >&2 ||
 			die "go install github.com/stripe/stripe-mock failed; install it yourself, or set STRIPE_MOCK=off (or STRIPE_SECRET_KEY)"
-		bin=$(go env GOPATH)/bin/stripe-mock
+		bin=$gobin/stripe-mock
 	fi
 	spawn stripe-mock "$bin" -http-addr "$addr" -https-addr "$https_addr"
 	STRIPE_API_BASE=$(url_of "$addr")

@@ -124,7 +124,9 @@ func goBinDir() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("stripe-mock is not on PATH and `go env` failed: %v", err)
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	// One line per variable, in order; an unset GOBIN is an empty first
+	// line, so the output must not be trimmed before it is split.
+	lines := strings.Split(string(out), "\n")
 	if len(lines) > 0 && strings.TrimSpace(lines[0]) != "" {
 		return strings.TrimSpace(lines[0]), nil
 	}
