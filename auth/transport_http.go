@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -52,9 +51,9 @@ type httpOptions struct {
 	jwksMaxAge time.Duration
 }
 
-// WithClientIP makes logins rate-limited under clientIP(r) instead of
-// RemoteAddrIP(r): behind trusted proxies, pass a function that reads
-// their forwarding header.
+// WithClientIP makes logins rate-limited under clientIP(r) instead of the
+// TCP peer (httpx.RemoteIP): behind the gateway and NGINX, pass
+// httpx.TrustedProxies.ClientIP so each client has its own limit.
 func WithClientIP(clientIP func(*http.Request) string) HTTPOption {
 	return func(o *httpOptions) { o.clientIP = clientIP }
 }
@@ -64,16 +63,6 @@ func WithClientIP(clientIP func(*http.Request) string) HTTPOption {
 // the KeyConfig in use. Zero or less makes the key set uncacheable.
 func WithJWKSMaxAge(d time.Duration) HTTPOption {
 	return func(o *httpOptions) { o.jwksMaxAge = d }
-}
-
-// RemoteAddrIP returns the host part of r.RemoteAddr: the peer of the TCP
-// connection, which is the client only when nothing proxies the request.
-func RemoteAddrIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // MakeHTTPHandler registers the Auth routes of API.md (all but OAuth's) on
@@ -90,7 +79,7 @@ func RemoteAddrIP(r *http.Request) string {
 // httpx.Stack) has set no-store, so the route's value wins. Their errors
 // keep no-store.
 func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, issuer string, opts ...HTTPOption) {
-	o := httpOptions{clientIP: RemoteAddrIP, jwksMaxAge: DefaultJWKSMaxAge}
+	o := httpOptions{clientIP: httpx.RemoteIP, jwksMaxAge: DefaultJWKSMaxAge}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/azora-os/azora/auth"
+	"github.com/azora-os/azora/shared/httpx"
 )
 
 func TestHTTPRoutes(t *testing.T) {
@@ -322,7 +323,7 @@ func TestHTTPJWKSMaxAge(t *testing.T) {
 func TestHTTPClientIPHook(t *testing.T) {
 	e := newHTEnv(t)
 	f := newHTFake()
-	srv := e.server(t, f, htIssuer, auth.WithClientIP(func(r *http.Request) string { return "hook:" + auth.RemoteAddrIP(r) }))
+	srv := e.server(t, f, htIssuer, auth.WithClientIP(func(r *http.Request) string { return "hook:" + httpx.RemoteIP(r) }))
 	r := e.do(t, srv, http.MethodPost, auth.PathLogin, "", `{"email":"a@b.c","password":"long enough pw"}`)
 	if r.Status != 200 {
 		t.Fatalf("status: got %d, want 200 (%s)", r.Status, r.Body)
@@ -330,19 +331,5 @@ func TestHTTPClientIPHook(t *testing.T) {
 	args, _ := f.called("Login")
 	if got := args[0].(auth.LoginRequest).ClientIP; got != "hook:127.0.0.1" {
 		t.Errorf("ClientIP: got %q, want the hook's answer hook:127.0.0.1", got)
-	}
-}
-
-func TestRemoteAddrIP(t *testing.T) {
-	for _, c := range []struct{ addr, want string }{
-		{"192.0.2.7:5123", "192.0.2.7"},
-		{"[2001:db8::1]:443", "2001:db8::1"},
-		{"unix-socket", "unix-socket"},
-	} {
-		t.Run(c.addr, func(t *testing.T) {
-			if got := auth.RemoteAddrIP(&http.Request{RemoteAddr: c.addr}); got != c.want {
-				t.Errorf("RemoteAddrIP(%q): got %q, want %q", c.addr, got, c.want)
-			}
-		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/azora-os/azora/shared/config"
+	"github.com/azora-os/azora/shared/httpx"
 )
 
 // Config is what every service binary reads from the environment. A
@@ -22,10 +23,11 @@ type Config struct {
 	KafkaBrokers    string
 	KeyPrefix       string // every Redis key the platform writes starts with it
 	JWKSURL         string
-	Issuer          string        // the iss of access tokens (the auth service's public URL)
-	Audience        string        // the aud access tokens carry
-	DrainDelay      time.Duration // readiness is 503 this long before the listener closes
-	ShutdownTimeout time.Duration // in-flight requests get this long to finish
+	Issuer          string               // the iss of access tokens (the auth service's public URL)
+	Audience        string               // the aud access tokens carry
+	TrustedProxies  httpx.TrustedProxies // peers whose X-Forwarded-For/Proto are believed
+	DrainDelay      time.Duration        // readiness is 503 this long before the listener closes
+	ShutdownTimeout time.Duration        // in-flight requests get this long to finish
 }
 
 // Needs says which dependencies a binary requires.
@@ -55,6 +57,15 @@ func LoadConfig(r *config.Reader, name, defaultAddr string, needs Needs) Config 
 		DrainDelay:      r.Duration("SHUTDOWN_DRAIN_DELAY", 5*time.Second),
 		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
+	// Loopback by default (make run: NGINX → gateway → services on one
+	// host); "none" trusts no peer.
+	proxyList := r.List("TRUSTED_PROXIES", []string{"127.0.0.0/8", "::1"})
+	if len(proxyList) == 1 && proxyList[0] == "none" {
+		proxyList = nil
+	}
+	proxies, err := httpx.ParseTrustedProxies(proxyList)
+	r.Check(err == nil, "TRUSTED_PROXIES", "%v", err)
+	c.TrustedProxies = proxies
 	if needs.Postgres {
 		c.DatabaseURL = config.Secret(r.URL("DATABASE_URL", ""))
 		r.Check(c.DatabaseURL != "", "DATABASE_URL", "is required")

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -8,13 +9,13 @@ import (
 )
 
 func TestLoadConfigNamesEveryMissingVariable(t *testing.T) {
-	r := config.FromMap(map[string]string{"LOG_FORMAT": "xml"})
+	r := config.FromMap(map[string]string{"LOG_FORMAT": "xml", "TRUSTED_PROXIES": "10.0.0.0/99"})
 	LoadConfig(r, "finance", ":4003", Needs{Postgres: true, Redis: true, Kafka: true, JWKS: true})
 	err := r.Err()
 	if err == nil {
 		t.Fatal("got nil error, want the missing variables named")
 	}
-	for _, v := range []string{"DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "AUTH_JWKS_URL", "LOG_FORMAT"} {
+	for _, v := range []string{"DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "AUTH_JWKS_URL", "LOG_FORMAT", "TRUSTED_PROXIES"} {
 		if !strings.Contains(err.Error(), v) {
 			t.Errorf("error %q does not name %s", err, v)
 		}
@@ -35,5 +36,21 @@ func TestLoadConfigDefaultsAndSecrets(t *testing.T) {
 	}
 	if strings.Contains(c.DatabaseURL.String(), "hunter2") {
 		t.Error("DATABASE_URL printed with its password")
+	}
+}
+
+func TestLoadConfigTrustsLoopbackProxiesByDefault(t *testing.T) {
+	c := LoadConfig(config.FromMap(nil), "gateway", ":4000", Needs{})
+	for _, a := range []string{"127.0.0.1", "127.1.2.3", "::1"} {
+		if !c.TrustedProxies.Contains(netip.MustParseAddr(a)) {
+			t.Errorf("%s not trusted by default", a)
+		}
+	}
+	if c.TrustedProxies.Contains(netip.MustParseAddr("10.0.0.1")) {
+		t.Error("10.0.0.1 trusted by default")
+	}
+	c = LoadConfig(config.FromMap(map[string]string{"TRUSTED_PROXIES": "none"}), "gateway", ":4000", Needs{})
+	if len(c.TrustedProxies) != 0 {
+		t.Errorf("TRUSTED_PROXIES=none: got %v, want nobody trusted", c.TrustedProxies)
 	}
 }

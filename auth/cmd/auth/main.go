@@ -106,7 +106,7 @@ func run(ctx context.Context, cfg Config, ln net.Listener, out io.Writer) error 
 	a.Relay()
 	a.Go("signing keys", keys.Run)
 	e := auth.MakeEndpoints(svc, a.Logger, kit.NewMetrics(a.Registry, "auth"), v)
-	auth.MakeHTTPHandler(e, a.Router, a.Logger, cfg.Issuer)
+	auth.MakeHTTPHandler(e, a.Router, a.Logger, cfg.Issuer, auth.WithClientIP(cfg.TrustedProxies.ClientIP))
 	return a.Serve(ctx, ln)
 }
 
