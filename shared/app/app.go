@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 
 	"github.com/go-kit/log"
@@ -42,6 +43,7 @@ type App struct {
 	Router   *mux.Router
 
 	checks   []health.Check
+	wrap     []func(http.Handler) http.Handler
 	workers  []worker
 	closers  []func() error
 	shutdown func(context.Context) error
@@ -114,6 +116,14 @@ func (a *App) Consume(topics []string, handlers map[string]events.Handler) {
 	a.Go("event consumer", c.Run)
 }
 
+// Use wraps the whole Router in mw, inside the shared HTTP stack (so after
+// request ids and recovery) but before routing: for middleware that must
+// see requests no route matches, such as CORS preflights. The first Use is
+// the outermost.
+func (a *App) Use(mw func(http.Handler) http.Handler) {
+	a.wrap = append(a.wrap, mw)
+}
+
 // Go runs fn beside the server for the life of Serve. fn must return when
 // its ctx is done; an error from it stops the whole service.
 func (a *App) Go(name string, fn func(context.Context) error) {
@@ -127,7 +137,11 @@ func (a *App) Go(name string, fn func(context.Context) error) {
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	h := health.New(a.checks...)
 	h.Register(a.Router, a.Registry)
-	srv := httpx.NewServer(ln.Addr().String(), httpx.Stack(a.Logger, a.Router))
+	var root http.Handler = a.Router
+	for i := len(a.wrap) - 1; i >= 0; i-- {
+		root = a.wrap[i](root)
+	}
+	srv := httpx.NewServer(ln.Addr().String(), httpx.Stack(a.Logger, root))
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

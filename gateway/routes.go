@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/azora-os/azora/auth"
+	"github.com/azora-os/azora/education"
+	"github.com/azora-os/azora/finance"
+)
+
+// Gateway-only paths.
+const (
+	PathDashboard = "/api/v1/me/dashboard"
+	PathOpenAPI   = "/api/v1/openapi.json"
+	PathDocs      = "/api/v1/docs"
+)
+
+// OAuth 2.0 / OIDC paths served by auth (API.md's Auth table).
+const (
+	PathOAuthClients    = "/api/v1/auth/clients"
+	PathOAuthAuthorize  = "/oauth2/authorize"
+	PathOAuthToken      = "/oauth2/token"
+	PathOAuthIntrospect = "/oauth2/introspect"
+	PathOAuthRevoke     = "/oauth2/revoke"
+	PathOAuthUserinfo   = "/oauth2/userinfo"
+)
+
+// Routes is every path of API.md the gateway forwards, with what it needs
+// at the edge. A path missing here is a 404 at the gateway.
+var Routes = []Route{
+	// auth
+	{http.MethodPost, auth.PathRegister, ServiceAuth, Public, ClassAuth},
+	{http.MethodPost, auth.PathLogin, ServiceAuth, Public, ClassAuth},
+	{http.MethodPost, auth.PathLoginMFA, ServiceAuth, Public, ClassAuth},
+	{http.MethodPost, auth.PathRefresh, ServiceAuth, Public, ClassAuth},
+	{http.MethodPost, auth.PathLogout, ServiceAuth, User, ClassAnonymous},
+	{http.MethodGet, auth.PathMe, ServiceAuth, User, ClassAnonymous},
+	{http.MethodPost, auth.PathTOTPSetup, ServiceAuth, User, ClassAnonymous},
+	{http.MethodPost, auth.PathTOTPEnable, ServiceAuth, User, ClassAnonymous},
+	{http.MethodPost, auth.PathTOTPDisable, ServiceAuth, User, ClassAnonymous},
+	{http.MethodPut, auth.PathUserRoles, ServiceAuth, User, ClassAnonymous},
+	{http.MethodGet, auth.PathJWKS, ServiceAuth, Public, ClassAnonymous},
+	{http.MethodGet, auth.PathDiscovery, ServiceAuth, Public, ClassAnonymous},
+	{http.MethodPost, PathOAuthClients, ServiceAuth, User, ClassAnonymous},
+	// The authorization endpoint shows auth's own login page (GET) and
+	// takes its form (POST); the rest authenticate OAuth clients, not users.
+	{http.MethodGet, PathOAuthAuthorize, ServiceAuth, Public, ClassAuth},
+	{http.MethodPost, PathOAuthAuthorize, ServiceAuth, Public, ClassAuth},
+	{http.MethodPost, PathOAuthToken, ServiceAuth, Public, ClassAuth},
+	{http.MethodPost, PathOAuthIntrospect, ServiceAuth, Public, ClassAnonymous},
+	{http.MethodPost, PathOAuthRevoke, ServiceAuth, Public, ClassAnonymous},
+	{http.MethodGet, PathOAuthUserinfo, ServiceAuth, User, ClassAnonymous},
+
+	// education
+	{http.MethodPost, education.PathCourses, ServiceEducation, User, ClassAnonymous},
+	{http.MethodGet, education.PathCourses, ServiceEducation, Public, ClassAnonymous},
+	{http.MethodGet, education.PathCourse, ServiceEducation, OptionalUser, ClassAnonymous},
+	{http.MethodPatch, education.PathCourse, ServiceEducation, User, ClassAnonymous},
+	{http.MethodPost, education.PathCourseLessons, ServiceEducation, User, ClassAnonymous},
+	{http.MethodPost, education.PathCoursePublish, ServiceEducation, User, ClassAnonymous},
+	{http.MethodPost, education.PathCourseEnrollments, ServiceEducation, User, ClassAnonymous},
+	{http.MethodGet, education.PathEnrollments, ServiceEducation, User, ClassAnonymous},
+	{http.MethodGet, education.PathEnrollment, ServiceEducation, User, ClassAnonymous},
+	{http.MethodPost, education.PathCompleteLesson, ServiceEducation, User, ClassAnonymous},
+	{http.MethodGet, education.PathCertificates, ServiceEducation, User, ClassAnonymous},
+	{http.MethodGet, education.PathCertificate, ServiceEducation, Public, ClassAnonymous},
+	{http.MethodGet, education.PathVerify, ServiceEducation, Public, ClassAnonymous},
+	{http.MethodGet, education.PathCertificatePDF, ServiceEducation, Public, ClassAnonymous},
+	{http.MethodGet, education.PathCertificateKeys, ServiceEducation, Public, ClassAnonymous},
+
+	// finance
+	{http.MethodGet, finance.PathWallets, ServiceFinance, User, ClassAnonymous},
+	{http.MethodGet, finance.PathWallet, ServiceFinance, User, ClassAnonymous},
+	{http.MethodGet, finance.PathWalletTransactions, ServiceFinance, User, ClassAnonymous},
+	{http.MethodPost, finance.PathTransfers, ServiceFinance, User, ClassAnonymous},
+	{http.MethodPost, finance.PathWalletTopups, ServiceFinance, User, ClassAnonymous},
+	{http.MethodPost, finance.PathStripeWebhook, ServiceFinance, Public, ClassAnonymous},
+	{http.MethodPost, finance.PathTopupRefund, ServiceFinance, User, ClassAnonymous},
+}

@@ -1,0 +1,177 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	httptransport "github.com/go-kit/kit/transport/http"
+	"github.com/go-kit/log"
+	"github.com/gorilla/mux"
+	"github.com/rs/cors"
+
+	"github.com/azora-os/azora/shared/httpx"
+	"github.com/azora-os/azora/shared/kit"
+)
+
+// HTTPConfig is what MakeHTTPHandler mounts.
+type HTTPConfig struct {
+	// Upstreams serves each service's routes (ServiceAuth … → its proxy).
+	// A service missing here makes MakeHTTPHandler fail.
+	Upstreams map[string]http.Handler
+	// Verifier checks bearer tokens at the edge.
+	Verifier *kit.Verifier
+	// Limiter and Rates rate-limit every route by class; a class missing
+	// from Rates is not limited. A nil Limiter limits nothing.
+	Limiter *Limiter
+	Rates   map[RateClass]Rate
+	// Trusted are the proxies (NGINX) whose X-Forwarded-For names the
+	// client whose IP keys anonymous limits.
+	Trusted httpx.TrustedProxies
+	Logger  log.Logger
+	Metrics *kit.Metrics // nil: no endpoint metrics
+}
+
+// MakeHTTPHandler mounts on r every route of Routes, forwarded to its
+// service's upstream behind the edge JWT check and the rate limit, plus
+// the gateway's own routes: the dashboard, the OpenAPI document and its
+// reference page.
+func MakeHTTPHandler(r *mux.Router, s Service, cfg HTTPConfig) error {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	edge := edgeMiddleware{verifier: cfg.Verifier, limiter: cfg.Limiter, rates: cfg.Rates, trusted: cfg.Trusted, logger: logger}
+	for _, rt := range Routes {
+		up, ok := cfg.Upstreams[rt.Service]
+		if !ok {
+			return fmt.Errorf("gateway: no upstream for service %q (route %s %s)", rt.Service, rt.Method, rt.Path)
+		}
+		r.Handle(rt.Path, edge.wrap(rt.Access, rt.Class, up)).Methods(rt.Method)
+	}
+
+	dashboard := httptransport.NewServer(
+		kit.Chain(logger, cfg.Metrics, kit.Spec{Name: "dashboard"})(makeDashboardEndpoint(s)),
+		httptransport.NopRequestDecoder,
+		httpx.EncodeJSON(http.StatusOK),
+		httpx.ServerOptions(logger)...,
+	)
+	r.Handle(PathDashboard, edge.wrap(User, ClassAnonymous, dashboard)).Methods(http.MethodGet)
+	r.Handle(PathOpenAPI, edge.wrap(Public, ClassAnonymous, OpenAPIHandler())).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(PathDocs, edge.wrap(Public, ClassAnonymous, DocsHandler())).Methods(http.MethodGet, http.MethodHead)
+	return nil
+}
+
+func makeDashboardEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, _ any) (any, error) {
+		return s.Dashboard(ctx)
+	}
+}
+
+// edgeMiddleware is what every gateway route passes before its handler:
+// the token check its Access asks for, then the rate limit of its class.
+type edgeMiddleware struct {
+	verifier *kit.Verifier
+	limiter  *Limiter
+	rates    map[RateClass]Rate
+	trusted  httpx.TrustedProxies
+	logger   log.Logger
+}
+
+func (m edgeMiddleware) wrap(access Access, class RateClass, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, err := m.authenticate(r, access)
+		if err != nil {
+			httpx.WriteError(w, r, m.logger, err)
+			return
+		}
+		if !m.admit(ctx, w, r, class) {
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// authenticate returns r's ctx carrying the caller's token and verified
+// claims as access requires: untouched for Public routes; for
+// OptionalUser, verified when a token is sent; for User, a token is
+// required. Services verify again; the edge check keeps forged, expired
+// and revoked tokens from reaching them at all.
+func (m edgeMiddleware) authenticate(r *http.Request, access Access) (context.Context, error) {
+	ctx := r.Context()
+	if access == Public {
+		return ctx, nil
+	}
+	ctx = kit.HTTPToContext()(ctx, r)
+	token := kit.TokenFrom(ctx)
+	if token == "" {
+		if access == OptionalUser && r.Header.Get("Authorization") == "" {
+			return ctx, nil
+		}
+		return nil, kit.ErrMissingToken
+	}
+	if m.verifier == nil {
+		return nil, kit.ErrAuthUnavailable
+	}
+	c, err := m.verifier.Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return kit.WithClaims(ctx, c), nil
+}
+
+// admit applies the rate limit of class, keyed by the verified user when
+// there is one (ClassUser) and by the client IP otherwise; ClassAuth is
+// always per IP: those routes are how a caller gets a user. It writes the
+// RateLimit-* headers, and the 429 problem when the request is refused.
+func (m edgeMiddleware) admit(ctx context.Context, w http.ResponseWriter, r *http.Request, class RateClass) bool {
+	if m.limiter == nil {
+		return true
+	}
+	key := "ip:" + m.trusted.ClientIP(r)
+	if c, ok := kit.ClaimsFrom(ctx); ok && class != ClassAuth {
+		class, key = ClassUser, "user:"+c.Subject
+	}
+	rate, ok := m.rates[class]
+	if !ok {
+		return true
+	}
+	d := m.limiter.Allow(ctx, class, rate, key)
+	d.WriteHeaders(w.Header())
+	if err := d.Err(); err != nil {
+		httpx.WriteError(w, r, m.logger, err)
+		return false
+	}
+	return true
+}
+
+// CORSConfig is the browser-facing policy.
+type CORSConfig struct {
+	AllowedOrigins []string // exact origins ("https://app.azora.example"); empty: no cross-origin access
+	MaxAge         time.Duration
+}
+
+// CORS returns middleware answering preflights and setting
+// Access-Control-* headers for the allow-listed origins only. Credentials
+// (cookies) are not allowed: the API authenticates with bearer tokens.
+func CORS(cfg CORSConfig) func(http.Handler) http.Handler {
+	if len(cfg.AllowedOrigins) == 0 {
+		// rs/cors reads an empty list as "*"; here it means nobody.
+		return func(next http.Handler) http.Handler { return next }
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 10 * time.Minute
+	}
+	c := cors.New(cors.Options{
+		AllowedOrigins: cfg.AllowedOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"},
+		ExposedHeaders: []string{"X-Request-ID", "Idempotent-Replayed", "Retry-After",
+			"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Location"},
+		MaxAge:           int(cfg.MaxAge / time.Second),
+		AllowCredentials: false,
+	})
+	return c.Handler
+}
