@@ -16,7 +16,7 @@ BIN                := bin
 CMDS               := ./auth/cmd/auth ./education/cmd/education ./finance/cmd/finance \
                       ./gateway/cmd/gateway ./scripts/devkafka
 
-.PHONY: help build run test test-go smoke lint bench deps deps-stop nginx-check clean
+.PHONY: help build run test test-go smoke lint bench bench-gateway deps deps-stop nginx-check clean
 
 help: ## list the targets
 	@echo "Azora — make targets:"
@@ -67,6 +67,9 @@ bench: ## go test -bench on the packages that have benchmarks (BENCH, BENCHTIME 
 	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
 	echo "go test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME)" $$pkgs; \
 	go test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) $$pkgs
+
+bench-gateway: ## wrk: a trivial upstream direct, through NGINX, through the gateway (JWT + rate limit)
+	scripts/bench-gateway.sh
 
 deps: ## find or start Postgres and Redis; prints export lines: eval "$(make -s deps)"
 	@scripts/deps.sh

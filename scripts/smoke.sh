@@ -144,6 +144,14 @@ redirect=$(curl -s -m 5 -o /dev/null -w '%{http_code} %{redirect_url}' "http://1
 want="301 $https/healthz?x=1"
 if [ "$redirect" = "$want" ]; then ok "NGINX :${port[NGINX_HTTP]} redirects: $redirect"; else fail "NGINX plain HTTP answered '$redirect', want '$want'"; fi
 
+# The API end to end: client → NGINX → gateway → service and back.
+code=$(curl -ks -m 10 -o /dev/null -w '%{http_code}' "$https/api/v1/courses" || true)
+if [ "$code" = 200 ]; then ok "NGINX → gateway → education: GET /api/v1/courses → 200"; else fail "GET $https/api/v1/courses → ${code:-no answer}, want 200"; fi
+code=$(curl -ks -m 10 -o /dev/null -w '%{http_code}' "$https/api/v1/auth/me" || true)
+if [ "$code" = 401 ]; then ok "the gateway refuses GET /api/v1/auth/me without a token → 401"; else fail "GET $https/api/v1/auth/me without a token → ${code:-no answer}, want 401"; fi
+code=$(curl -ks -m 10 -o /dev/null -w '%{http_code}' "$https/api/v1/openapi.json" || true)
+if [ "$code" = 200 ]; then ok "the gateway serves /api/v1/openapi.json"; else fail "GET $https/api/v1/openapi.json → ${code:-no answer}, want 200"; fi
+
 # --- stop, and nothing left behind -------------------------------------------------------
 pids=()
 for f in "$AZORA_RUN_DIR"/pids/*.pid; do
@@ -172,4 +180,4 @@ if [ "$FAILS" -gt 0 ]; then
 	say "$FAILS check(s) failed; logs in $AZORA_RUN_DIR/logs and $RUN_LOG"
 	exit 1
 fi
-say "PASS: make run starts everything, every /readyz answers 200, NGINX serves TLS 1.3 and redirects, and everything stops"
+say "PASS: make run starts everything, every /readyz answers 200, NGINX serves TLS 1.3 and redirects, the API answers through it, and everything stops"

@@ -156,6 +156,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		}()
 	}
+	if a.Config.DebugAddr != "" {
+		stop, err := serveDebug(a.Config.DebugAddr, a.Logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	level.Info(a.Logger).Log("msg", "listening", "addr", ln.Addr().String())
 	err := httpx.Serve(ctx, srv, ln, h.SetDraining, a.Config.DrainDelay, a.Config.ShutdownTimeout)
 	cancel(nil)

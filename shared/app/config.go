@@ -25,6 +25,7 @@ type Config struct {
 	JWKSURL         string
 	Issuer          string               // the iss of access tokens (the auth service's public URL)
 	Audience        string               // the aud access tokens carry
+	DebugAddr       string               // serves net/http/pprof when set; never expose it publicly
 	TrustedProxies  httpx.TrustedProxies // peers whose X-Forwarded-For/Proto are believed
 	DrainDelay      time.Duration        // readiness is 503 this long before the listener closes
 	ShutdownTimeout time.Duration        // in-flight requests get this long to finish
@@ -51,6 +52,7 @@ func LoadConfig(r *config.Reader, name, defaultAddr string, needs Needs) Config 
 		LogLevel:        r.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:       r.OneOf("LOG_FORMAT", "json", "json", "logfmt"),
 		OTLPEndpoint:    r.URL("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		DebugAddr:       r.String("DEBUG_ADDR", ""),
 		KeyPrefix:       r.String("REDIS_KEY_PREFIX", "azora:"),
 		Issuer:          r.URL("AUTH_ISSUER", "http://127.0.0.1:4001"),
 		Audience:        r.String("AUTH_AUDIENCE", "azora"),
