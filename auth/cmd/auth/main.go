@@ -20,6 +20,7 @@ import (
 	"github.com/azora-os/azora/shared/events"
 	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/pg"
+	"github.com/azora-os/azora/shared/revocation"
 	"github.com/azora-os/azora/shared/seal"
 )
 
@@ -99,7 +100,9 @@ func run(ctx context.Context, cfg Config, ln net.Listener, out io.Writer) error 
 	if jwks == "" {
 		jwks = "http://" + ln.Addr().String() + "/.well-known/jwks.json"
 	}
-	v, err := a.Verifier(jwks)
+	// Auth is where sessions end, so it never trusts a cached "not
+	// revoked": the request after a logout or role change is refused.
+	v, err := a.Verifier(jwks, revocation.Options{NotRevokedTTL: -1})
 	if err != nil {
 		return err
 	}
