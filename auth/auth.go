@@ -84,6 +84,12 @@ type Session struct {
 	AMR       []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// ClientID is the OAuth client the session was granted to by an
+	// authorization code; empty for a first-party login. Only that client
+	// can refresh it, and a first-party refresh cannot.
+	ClientID string
+	// Scope is what the OAuth grant covers; nil for a first-party login.
+	Scope []string
 }
 
 // MFAChallenge is a password-verified login waiting for its second factor.
@@ -237,6 +243,17 @@ type Sessions interface {
 	// the session and returns refresh_token_reused; an unknown session or
 	// hash returns invalid_refresh_token.
 	Rotate(ctx context.Context, sid, old, next string) (Session, error)
+	// RotateClient is Rotate for the session's OAuth client: a session of
+	// another client (or a first-party one, client "") is
+	// invalid_refresh_token and left untouched. Rotate is RotateClient
+	// with client "".
+	RotateClient(ctx context.Context, sid, clientID, old, next string) (Session, error)
+	// Get returns the session and its current refresh hash. Errors:
+	// invalid_refresh_token when there is no such session.
+	Get(ctx context.Context, sid string) (Session, string, error)
+	// Revoked reports whether sid is marked revoked, asking the store
+	// itself (no cache).
+	Revoked(ctx context.Context, sid string) (bool, error)
 	// Revoke ends the session: it is deleted and its sid published as
 	// revoked (for as long as its access tokens live) so every service
 	// refuses them. Revoking an unknown sid is not an error.
@@ -297,6 +314,8 @@ type AccessClaims struct {
 	ID        string // jti
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	ClientID  string   // client_id of an OAuth-issued token
+	Scope     []string // scope of an OAuth-issued token
 }
 
 // Sealer encrypts secrets at rest (AES-256-GCM). The AD variants bind a

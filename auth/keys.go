@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,7 +129,10 @@ type keyEntry struct {
 	meta   SigningKey
 	jwk    JWK
 	signer jose.Signer
-	err    error // set when the key cannot be opened: it neither signs nor is published
+	// idSigner signs ID tokens: typ JWT, so that an ID token is never
+	// taken for an access token (at+jwt, RFC 9068 §4).
+	idSigner jose.Signer
+	err      error // set when the key cannot be opened: it neither signs nor is published
 }
 
 // NewKeyManager returns a KeyManager over store and sealer. A bad cfg is
@@ -160,6 +164,8 @@ type tokenClaims struct {
 	SessionID string           `json:"sid"`
 	Roles     []string         `json:"roles"`
 	AMR       []string         `json:"amr"`
+	ClientID  string           `json:"client_id,omitempty"`
+	Scope     string           `json:"scope,omitempty"`
 }
 
 // Sign returns an RS256 JWT (typ at+jwt) for c, signed with the key active
@@ -168,20 +174,9 @@ type tokenClaims struct {
 // (internal) when the active key cannot be opened; internal for claims
 // without a subject or living longer than AccessTTL; invalid_key_config.
 func (m *KeyManager) Sign(ctx context.Context, c AccessClaims) (string, error) {
-	if m.cfgErr != nil {
-		return "", m.cfgErr
-	}
-	s, err := m.snapshot(ctx)
+	k, now, err := m.activeKey(ctx)
 	if err != nil {
 		return "", err
-	}
-	now := m.now()
-	k := s.signing(now)
-	if k == nil {
-		return "", ErrNoSigningKey
-	}
-	if k.err != nil {
-		return "", k.err
 	}
 	if c.IssuedAt.IsZero() {
 		c.IssuedAt = now
@@ -189,12 +184,8 @@ func (m *KeyManager) Sign(ctx context.Context, c AccessClaims) (string, error) {
 	if c.ExpiresAt.IsZero() {
 		c.ExpiresAt = c.IssuedAt.Add(m.cfg.AccessTTL)
 	}
-	switch {
-	case c.Subject == "":
-		return "", errs.Internalf(fmt.Errorf("no subject"), "sign")
-	case !c.ExpiresAt.After(c.IssuedAt) || c.ExpiresAt.Sub(c.IssuedAt) > m.cfg.AccessTTL:
-		// Longer-lived tokens would outlive their key's publication.
-		return "", errs.Internalf(fmt.Errorf("lifetime %v is not within (0, %v]", c.ExpiresAt.Sub(c.IssuedAt), m.cfg.AccessTTL), "sign")
+	if err := m.checkClaims(c.Subject, c.IssuedAt, c.ExpiresAt); err != nil {
+		return "", err
 	}
 	claims := tokenClaims{
 		Issuer:    m.cfg.Issuer,
@@ -207,12 +198,47 @@ func (m *KeyManager) Sign(ctx context.Context, c AccessClaims) (string, error) {
 		SessionID: c.SessionID,
 		Roles:     nonNil(c.Roles),
 		AMR:       nonNil(c.AMR),
+		ClientID:  c.ClientID,
+		Scope:     strings.Join(c.Scope, " "),
 	}
 	tok, err := jwt.Signed(k.signer).Claims(claims).Serialize()
 	if err != nil {
 		return "", errs.Internalf(err, "sign with key %s", k.meta.ID)
 	}
 	return tok, nil
+}
+
+// activeKey returns the key that signs now, and now. Errors:
+// invalid_key_config, no_signing_key, signing_key_unreadable, the store's.
+func (m *KeyManager) activeKey(ctx context.Context) (*keyEntry, time.Time, error) {
+	if m.cfgErr != nil {
+		return nil, time.Time{}, m.cfgErr
+	}
+	s, err := m.snapshot(ctx)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	now := m.now()
+	k := s.signing(now)
+	if k == nil {
+		return nil, now, ErrNoSigningKey
+	}
+	if k.err != nil {
+		return nil, now, k.err
+	}
+	return k, now, nil
+}
+
+// checkClaims refuses a token without a subject or living longer than
+// AccessTTL: it would outlive its key's publication.
+func (m *KeyManager) checkClaims(subject string, iat, exp time.Time) error {
+	switch {
+	case subject == "":
+		return errs.Internalf(fmt.Errorf("no subject"), "sign")
+	case !exp.After(iat) || exp.Sub(iat) > m.cfg.AccessTTL:
+		return errs.Internalf(fmt.Errorf("lifetime %v is not within (0, %v]", exp.Sub(iat), m.cfg.AccessTTL), "sign")
+	}
+	return nil
 }
 
 // nonNil makes a nil list an empty JSON array rather than null.
@@ -373,6 +399,12 @@ func (m *KeyManager) open(meta SigningKey) *keyEntry {
 		(&jose.SignerOptions{}).WithType(AccessTokenType))
 	if err != nil {
 		return fail("signer: %w", err)
+	}
+	k.idSigner, err = jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: meta.ID}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return fail("ID token signer: %w", err)
 	}
 	k.jwk = publicJWK(meta.ID, &priv.PublicKey)
 	return k

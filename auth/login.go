@@ -15,41 +15,9 @@ import (
 // before the password is checked, so concurrent guesses cannot overrun
 // them; only failures spend the account's own budget.
 func (s *AuthService) Login(ctx context.Context, req LoginRequest) (LoginResult, error) {
-	email := NormalizeEmail(req.Email)
-	if email == "" || req.Password == "" {
-		return LoginResult{}, ErrInvalidCredentials
-	}
-	pairKey, acctKey := "login:pair:"+email+"|"+req.ClientIP, "login:acct:"+email
-	if err := s.admit(ctx,
-		limitStep{"login:ip:" + req.ClientIP, s.cfg.Limits.PerIP, 1},
-		limitStep{pairKey, s.cfg.Limits.PerAccountIP, 1},
-		limitStep{acctKey, s.cfg.Limits.PerAccount, 0},
-	); err != nil {
-		return LoginResult{}, err
-	}
-
-	a, err := s.Users.ByEmail(ctx, email)
-	if errors.Is(err, ErrUserNotFound) {
-		s.Hasher.Dummy(req.Password) // an unknown email costs what a wrong password does
-		return LoginResult{}, s.failed(ctx, acctKey)
-	}
+	a, err := s.checkPassword(ctx, req)
 	if err != nil {
 		return LoginResult{}, err
-	}
-	ok, rehash, err := s.Hasher.Verify(req.Password, a.PasswordHash)
-	if err != nil {
-		return LoginResult{}, errs.Internalf(err, "verify password of %s", a.ID)
-	}
-	if !ok {
-		return LoginResult{}, s.failed(ctx, acctKey)
-	}
-	if err := s.Limiter.Reset(ctx, pairKey); err != nil {
-		return LoginResult{}, err
-	}
-	if rehash {
-		if err := s.rehash(ctx, a.ID, req.Password); err != nil {
-			return LoginResult{}, err
-		}
 	}
 	if a.MFAEnabled {
 		token, err := s.Challenges.NewMFA(ctx, MFAChallenge{UserID: a.ID}, s.cfg.MFATokenTTL)
@@ -63,6 +31,49 @@ func (s *AuthService) Login(ctx context.Context, req LoginRequest) (LoginResult,
 		return LoginResult{}, err
 	}
 	return LoginResult{Tokens: &t}, nil
+}
+
+// checkPassword is the password step of Login and of the OAuth sign-in
+// page: it returns the account whose password req carries. Errors:
+// invalid_credentials, rate_limited.
+func (s *AuthService) checkPassword(ctx context.Context, req LoginRequest) (Account, error) {
+	email := NormalizeEmail(req.Email)
+	if email == "" || req.Password == "" {
+		return Account{}, ErrInvalidCredentials
+	}
+	pairKey, acctKey := "login:pair:"+email+"|"+req.ClientIP, "login:acct:"+email
+	if err := s.admit(ctx,
+		limitStep{"login:ip:" + req.ClientIP, s.cfg.Limits.PerIP, 1},
+		limitStep{pairKey, s.cfg.Limits.PerAccountIP, 1},
+		limitStep{acctKey, s.cfg.Limits.PerAccount, 0},
+	); err != nil {
+		return Account{}, err
+	}
+
+	a, err := s.Users.ByEmail(ctx, email)
+	if errors.Is(err, ErrUserNotFound) {
+		s.Hasher.Dummy(req.Password) // an unknown email costs what a wrong password does
+		return Account{}, s.failed(ctx, acctKey)
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	ok, rehash, err := s.Hasher.Verify(req.Password, a.PasswordHash)
+	if err != nil {
+		return Account{}, errs.Internalf(err, "verify password of %s", a.ID)
+	}
+	if !ok {
+		return Account{}, s.failed(ctx, acctKey)
+	}
+	if err := s.Limiter.Reset(ctx, pairKey); err != nil {
+		return Account{}, err
+	}
+	if rehash {
+		if err := s.rehash(ctx, a.ID, req.Password); err != nil {
+			return Account{}, err
+		}
+	}
+	return a, nil
 }
 
 type limitStep struct {
@@ -116,27 +127,38 @@ func (s *AuthService) rehash(ctx context.Context, userID, password string) error
 
 // LoginMFA implements Service.
 func (s *AuthService) LoginMFA(ctx context.Context, mfaToken, code string) (Tokens, error) {
-	ch, err := s.Challenges.AttemptMFA(ctx, mfaToken, s.cfg.MFAMaxAttempts)
+	a, err := s.checkSecondFactor(ctx, mfaToken, code)
 	if err != nil {
-		return Tokens{}, err
-	}
-	a, err := s.Users.ByID(ctx, ch.UserID)
-	if errors.Is(err, ErrUserNotFound) {
-		return Tokens{}, ErrInvalidMFAToken
-	}
-	if err != nil {
-		return Tokens{}, err
-	}
-	if !a.MFAEnabled {
-		return Tokens{}, ErrInvalidMFAToken
-	}
-	if err := s.checkCode(ctx, a, code, true); err != nil {
-		return Tokens{}, err
-	}
-	if err := s.Challenges.DeleteMFA(ctx, mfaToken); err != nil {
 		return Tokens{}, err
 	}
 	return s.issue(ctx, a.User, []string{AMRPassword, AMROTP})
+}
+
+// checkSecondFactor is the code step of LoginMFA and of the OAuth sign-in
+// page: it spends the challenge and returns its account. Errors:
+// invalid_mfa_token, invalid_code.
+func (s *AuthService) checkSecondFactor(ctx context.Context, mfaToken, code string) (Account, error) {
+	ch, err := s.Challenges.AttemptMFA(ctx, mfaToken, s.cfg.MFAMaxAttempts)
+	if err != nil {
+		return Account{}, err
+	}
+	a, err := s.Users.ByID(ctx, ch.UserID)
+	if errors.Is(err, ErrUserNotFound) {
+		return Account{}, ErrInvalidMFAToken
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	if !a.MFAEnabled {
+		return Account{}, ErrInvalidMFAToken
+	}
+	if err := s.checkCode(ctx, a, code, true); err != nil {
+		return Account{}, err
+	}
+	if err := s.Challenges.DeleteMFA(ctx, mfaToken); err != nil {
+		return Account{}, err
+	}
+	return a, nil
 }
 
 // Refresh implements Service. The new access token carries the user's

@@ -25,7 +25,8 @@ const maxSIDLen = 128
 // RedisSessions is the Sessions port over Redis (one node or a cluster).
 //
 // Keys, under prefix: session:{sid} (a hash: user, roles, amr, created,
-// expires, the current refresh hash) and session:{sid}:spent (the set of
+// expires, the current refresh hash and, for an OAuth grant, client and
+// scope) and session:{sid}:spent (the set of
 // rotated-out hashes), both expiring at the session's absolute end;
 // revoked:{sid} (revocation.Key); and user:{uid}:sessions, a sorted set of
 // the user's sids scored by their expiry, for RevokeUser. Every key of one
@@ -108,15 +109,24 @@ func (r *RedisSessions) Create(ctx context.Context, s Session, refreshHash strin
 	if err != nil {
 		return redisUnavailable("index session", err)
 	}
+	fields := []any{
+		"user", s.UserID,
+		"roles", string(roles),
+		"amr", string(amr),
+		"created", strconv.FormatInt(s.CreatedAt.UnixNano(), 10),
+		"expires", strconv.FormatInt(s.ExpiresAt.UnixNano(), 10),
+		"refresh", refreshHash,
+	}
+	if s.ClientID != "" {
+		scope, err := json.Marshal(s.Scope)
+		if err != nil {
+			return errs.Internalf(err, "encode scope")
+		}
+		fields = append(fields, "client", s.ClientID, "scope", string(scope))
+	}
 	key := r.sessionKey(s.ID)
 	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key,
-			"user", s.UserID,
-			"roles", string(roles),
-			"amr", string(amr),
-			"created", strconv.FormatInt(s.CreatedAt.UnixNano(), 10),
-			"expires", strconv.FormatInt(s.ExpiresAt.UnixNano(), 10),
-			"refresh", refreshHash)
+		p.HSet(ctx, key, fields...)
 		p.PExpireAt(ctx, key, s.ExpiresAt)
 		return nil
 	})
@@ -126,12 +136,17 @@ func (r *RedisSessions) Create(ctx context.Context, s Session, refreshHash strin
 	return nil
 }
 
-// rotateLua is the whole refresh decision, atomic.
+// rotateLua is the whole refresh decision, atomic. A session of another
+// client than the one asking (first-party: "") is left alone.
 // KEYS: session, spent set, revocation mark.
-// ARGV: presented hash, next hash, revocation channel, sid, mark ttl (ms).
+// ARGV: presented hash, next hash, revocation channel, sid, mark ttl (ms),
+// client.
 const rotateLua = `
 local cur = redis.call('HGET', KEYS[1], 'refresh')
 if not cur then
+  return {'invalid'}
+end
+if (redis.call('HGET', KEYS[1], 'client') or '') ~= ARGV[6] then
   return {'invalid'}
 end
 if cur == ARGV[1] then
@@ -141,8 +156,8 @@ if cur == ARGV[1] then
   if ttl > 0 then
     redis.call('PEXPIRE', KEYS[2], ttl)
   end
-  local s = redis.call('HMGET', KEYS[1], 'user', 'roles', 'amr', 'created', 'expires')
-  return {'ok', s[1], s[2], s[3], s[4], s[5]}
+  local s = redis.call('HMGET', KEYS[1], 'user', 'roles', 'amr', 'created', 'expires', 'scope')
+  return {'ok', s[1], s[2], s[3], s[4], s[5], ARGV[6], s[6] or 'null'}
 end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
   local user = redis.call('HGET', KEYS[1], 'user')
@@ -162,16 +177,22 @@ return {'invalid'}
 // refresh token cannot be told apart from a stolen one.
 // Errors: invalid_refresh_token, refresh_token_reused, unavailable.
 func (r *RedisSessions) Rotate(ctx context.Context, sid, old, next string) (Session, error) {
+	return r.RotateClient(ctx, sid, "", old, next)
+}
+
+// RotateClient implements Sessions: Rotate for the session's OAuth client.
+// Errors: as Rotate's.
+func (r *RedisSessions) RotateClient(ctx context.Context, sid, clientID, old, next string) (Session, error) {
 	if !validSID(sid) || old == "" || next == "" {
 		return Session{}, ErrInvalidRefreshToken
 	}
 	res, err := r.rotate.Run(ctx, r.c, r.sidKeys(sid),
-		old, next, revocation.Channel(r.prefix), sid, r.markTTL.Milliseconds()).StringSlice()
+		old, next, revocation.Channel(r.prefix), sid, r.markTTL.Milliseconds(), clientID).StringSlice()
 	if err != nil {
 		return Session{}, redisUnavailable("rotate refresh token", err)
 	}
 	switch {
-	case len(res) == 6 && res[0] == "ok":
+	case len(res) == 8 && res[0] == "ok":
 		s, err := decodeSession(sid, res[1:])
 		if err != nil {
 			return Session{}, errs.Internalf(err, "decode session %s", sid)
@@ -189,9 +210,13 @@ func (r *RedisSessions) Rotate(ctx context.Context, sid, old, next string) (Sess
 	}
 }
 
-// decodeSession reads the script's user, roles, amr, created, expires.
+// decodeSession reads user, roles, amr, created, expires, client and
+// scope (JSON, "null" when none).
 func decodeSession(sid string, f []string) (Session, error) {
-	s := Session{ID: sid, UserID: f[0]}
+	s := Session{ID: sid, UserID: f[0], ClientID: f[5]}
+	if err := json.Unmarshal([]byte(f[6]), &s.Scope); err != nil {
+		return Session{}, fmt.Errorf("scope: %w", err)
+	}
 	if err := json.Unmarshal([]byte(f[1]), &s.Roles); err != nil {
 		return Session{}, fmt.Errorf("roles: %w", err)
 	}
@@ -208,6 +233,44 @@ func decodeSession(sid string, f []string) (Session, error) {
 	}
 	s.CreatedAt, s.ExpiresAt = time.Unix(0, created).UTC(), time.Unix(0, expires).UTC()
 	return s, nil
+}
+
+// Get implements Sessions. Errors: invalid_refresh_token, unavailable.
+func (r *RedisSessions) Get(ctx context.Context, sid string) (Session, string, error) {
+	if !validSID(sid) {
+		return Session{}, "", ErrInvalidRefreshToken
+	}
+	v, err := r.c.HMGet(ctx, r.sessionKey(sid), "user", "roles", "amr", "created", "expires", "client", "scope", "refresh").Result()
+	if err != nil {
+		return Session{}, "", redisUnavailable("read session", err)
+	}
+	f := make([]string, len(v))
+	for i, x := range v {
+		f[i], _ = x.(string)
+	}
+	if f[0] == "" || f[7] == "" {
+		return Session{}, "", ErrInvalidRefreshToken
+	}
+	if f[6] == "" {
+		f[6] = "null"
+	}
+	s, err := decodeSession(sid, f[:7])
+	if err != nil {
+		return Session{}, "", errs.Internalf(err, "decode session %s", sid)
+	}
+	return s, f[7], nil
+}
+
+// Revoked implements Sessions. Errors: unavailable.
+func (r *RedisSessions) Revoked(ctx context.Context, sid string) (bool, error) {
+	if !validSID(sid) {
+		return false, nil
+	}
+	n, err := r.c.Exists(ctx, revocation.Key(r.prefix, sid)).Result()
+	if err != nil {
+		return false, redisUnavailable("check revocation", err)
+	}
+	return n > 0, nil
 }
 
 // revokeLua ends a session and marks its sid revoked for every service.

@@ -48,7 +48,9 @@ type HTTPOption func(*httpOptions)
 
 type httpOptions struct {
 	clientIP   func(*http.Request) string
+	proto      func(*http.Request) string
 	jwksMaxAge time.Duration
+	discovery  *Discovery
 }
 
 // WithClientIP makes logins rate-limited under clientIP(r) instead of the
@@ -79,10 +81,7 @@ func WithJWKSMaxAge(d time.Duration) HTTPOption {
 // httpx.Stack) has set no-store, so the route's value wins. Their errors
 // keep no-store.
 func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, issuer string, opts ...HTTPOption) {
-	o := httpOptions{clientIP: httpx.RemoteIP, jwksMaxAge: DefaultJWKSMaxAge}
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := newHTTPOptions(opts)
 	serverOpts := append(httpx.ServerOptions(logger), httptransport.ServerBefore(kit.HTTPToContext()))
 	// Path before Methods: gorilla/mux v1.8.1 clears a recorded method
 	// mismatch when a later route's first matcher succeeds, so with
@@ -105,9 +104,42 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, issuer strin
 	handle(http.MethodGet, PathJWKS, e.JWKSEndpoint, decodeEmpty, encodePublic(o.jwksMaxAge))
 
 	doc, encodeDoc := NewDiscovery(issuer), encodePublic(discoveryMaxAge)
+	if o.discovery != nil {
+		doc = *o.discovery
+	}
 	r.Path(PathDiscovery).Methods(http.MethodGet).HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		_ = encodeDoc(req.Context(), w, doc)
 	})
+}
+
+// WithProto tells the OAuth page whether the client reached it over HTTPS
+// (its cookie is then Secure): behind the gateway and NGINX, pass
+// httpx.TrustedProxies.Proto. The default asks the connection itself.
+func WithProto(proto func(*http.Request) string) HTTPOption {
+	return func(o *httpOptions) { o.proto = proto }
+}
+
+// WithDiscovery serves doc as the discovery document instead of
+// NewDiscovery's: the binary passes NewDiscovery(issuer).WithOAuth(…) once
+// the OAuth routes are mounted.
+func WithDiscovery(doc Discovery) HTTPOption {
+	return func(o *httpOptions) { o.discovery = &doc }
+}
+
+func newHTTPOptions(opts []HTTPOption) httpOptions {
+	o := httpOptions{clientIP: httpx.RemoteIP, proto: connProto, jwksMaxAge: DefaultJWKSMaxAge}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// connProto is "https" when the connection itself is TLS.
+func connProto(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // decodeBody strictly decodes the JSON body into a T.
@@ -180,6 +212,20 @@ type Discovery struct {
 	SubjectTypesSupported            []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
 	ClaimsSupported                  []string `json:"claims_supported"`
+	// The OAuth endpoints' metadata (RFC 8414), set by WithOAuth.
+	AuthorizationEndpoint                      string   `json:"authorization_endpoint,omitempty"`
+	TokenEndpoint                              string   `json:"token_endpoint,omitempty"`
+	UserInfoEndpoint                           string   `json:"userinfo_endpoint,omitempty"`
+	IntrospectionEndpoint                      string   `json:"introspection_endpoint,omitempty"`
+	RevocationEndpoint                         string   `json:"revocation_endpoint,omitempty"`
+	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
+	ResponseModesSupported                     []string `json:"response_modes_supported,omitempty"`
+	GrantTypesSupported                        []string `json:"grant_types_supported,omitempty"`
+	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported,omitempty"`
+	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
+	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
 }
 
 // NewDiscovery returns the discovery document of issuer: its JWKS URL,

@@ -22,10 +22,24 @@ type Claims struct {
 	SessionID string    // sid: the login session, the unit of revocation
 	Roles     []string  // roles: student, instructor, admin
 	AMR       []string  // amr: how the user authenticated, e.g. ["pwd", "otp"]
+	// ClientID is the OAuth client the token was issued to (client_id,
+	// RFC 9068); empty for a first-party login.
+	ClientID string
+	// Scope is what an OAuth grant covers (scope, RFC 9068: space-separated
+	// on the wire); nil for a first-party login.
+	Scope []string
 }
 
 // HasRole reports whether c carries role.
 func (c Claims) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
+
+// HasScope reports whether c carries scope.
+func (c Claims) HasScope(scope string) bool { return slices.Contains(c.Scope, scope) }
+
+// IsService reports whether c is a service identity: a token an OAuth
+// client obtained for itself (client_credentials), whose subject is the
+// client (RFC 9068 §2.2) and which carries no user.
+func (c Claims) IsService() bool { return c.ClientID != "" && c.Subject == c.ClientID }
 
 // clone returns c with its own copies of the slices, so a caller mutating
 // its Claims cannot corrupt the cached ones.
@@ -33,6 +47,7 @@ func (c Claims) clone() Claims {
 	c.Audience = slices.Clone(c.Audience)
 	c.Roles = slices.Clone(c.Roles)
 	c.AMR = slices.Clone(c.AMR)
+	c.Scope = slices.Clone(c.Scope)
 	return c
 }
 

@@ -24,14 +24,21 @@ type Spec struct {
 	// a Verifier still enforce RBAC, so a misconfigured route fails closed
 	// (401 missing_token) instead of open.
 	Roles []string
+	// Scopes let service callers in: a service identity (Claims.IsService,
+	// a client_credentials token) holding at least one of them passes,
+	// while people still need one of Roles (and, with Roles empty, are
+	// refused: the route is for services only). Empty: no service caller
+	// passes a route with Roles, as before.
+	Scopes []string
 	// Breaker guards a client endpoint calling another service; nil = none.
 	Breaker Breaker
 }
 
 // Chain returns the middleware composing, outermost first, tracing, logging,
 // metrics (skipped when m is nil), JWT (when s.Verifier is set), RBAC (when
-// s.Roles is non-empty) and the breaker (when s.Breaker is set). Errors are
-// those of the individual middlewares and the wrapped endpoint.
+// s.Roles is non-empty; RBACOrService when s.Scopes is) and the breaker
+// (when s.Breaker is set). Errors are those of the individual middlewares
+// and the wrapped endpoint.
 func Chain(logger log.Logger, m *Metrics, s Spec) endpoint.Middleware {
 	return func(next endpoint.Endpoint) endpoint.Endpoint {
 		// Built inside out: the last wrap is the outermost.
@@ -39,7 +46,10 @@ func Chain(logger log.Logger, m *Metrics, s Spec) endpoint.Middleware {
 		if s.Breaker != nil {
 			ep = BreakerMiddleware(s.Breaker)(ep)
 		}
-		if len(s.Roles) > 0 {
+		switch {
+		case len(s.Scopes) > 0:
+			ep = RBACOrService(s.Roles, s.Scopes)(ep)
+		case len(s.Roles) > 0:
 			ep = RBAC(s.Roles...)(ep)
 		}
 		if s.Verifier != nil {

@@ -181,6 +181,8 @@ type private struct {
 	SessionID string   `json:"sid"`
 	Roles     []string `json:"roles"`
 	AMR       []string `json:"amr"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope"`
 }
 
 // verify does the full check of a token not in the cache.
@@ -251,6 +253,8 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (Cla
 		SessionID: priv.SessionID,
 		Roles:     priv.Roles,
 		AMR:       priv.AMR,
+		ClientID:  priv.ClientID,
+		Scope:     scopeList(priv.Scope),
 	}, nil
 }
 
@@ -259,4 +263,12 @@ func timeOf(d *jwt.NumericDate) time.Time {
 		return time.Time{}
 	}
 	return d.Time()
+}
+
+// scopeList splits a scope claim; no scopes is nil.
+func scopeList(scope string) []string {
+	if f := strings.Fields(scope); len(f) > 0 {
+		return f
+	}
+	return nil
 }

@@ -36,8 +36,9 @@ type Config struct {
 	PrePublish     time.Duration
 	AdminEmail     string
 	AdminPassword  config.Secret
-	LoginPairBurst int // attempts at one account from one address before 429
-	LoginIPBurst   int // attempts from one address (every account) before 429
+	LoginPairBurst int      // attempts at one account from one address before 429
+	LoginIPBurst   int      // attempts from one address (every account) before 429
+	OAuthScopes    []string // service scopes OAuth clients may register (client_credentials)
 }
 
 func loadConfig(r *config.Reader) (Config, error) {
@@ -58,6 +59,10 @@ func loadConfig(r *config.Reader) (Config, error) {
 		AdminPassword:  r.OptionalSecret("AUTH_BOOTSTRAP_ADMIN_PASSWORD"),
 		LoginPairBurst: r.Int("AUTH_LOGIN_PAIR_BURST", auth.DefaultLoginLimits.PerAccountIP.Burst),
 		LoginIPBurst:   r.Int("AUTH_LOGIN_IP_BURST", auth.DefaultLoginLimits.PerIP.Burst),
+		OAuthScopes:    r.List("AUTH_OAUTH_SCOPES", nil),
+	}
+	for _, s := range c.OAuthScopes {
+		r.Check(validScope(s), "AUTH_OAUTH_SCOPES", "%q is not a scope: printable ASCII without spaces, quotes or backslashes, and not openid, profile or email", s)
 	}
 	r.Check(c.SealKeys != "" || c.SealKeysFile != "", "AUTH_SEAL_KEYS", "or AUTH_SEAL_KEYS_FILE is required (the key that seals signing keys and TOTP seeds)")
 	r.Check(c.Argon2.Time >= 1 && c.Argon2.MemoryKiB >= 8192 && c.Argon2.Threads >= 1, "AUTH_ARGON2_*", "must be at least t=1, m=8192 KiB, p=1")
@@ -81,10 +86,11 @@ func run(ctx context.Context, cfg Config, ln net.Listener, out io.Writer) error 
 		return err
 	}
 	defer a.Close()
-	svc, keys, err := build(ctx, cfg, a)
+	b, err := build(ctx, cfg, a)
 	if err != nil {
 		return err
 	}
+	svc, keys := b.svc, b.keys
 	if err := keys.EnsureKey(ctx); err != nil {
 		return fmt.Errorf("signing key: %w", err)
 	}
@@ -108,16 +114,50 @@ func run(ctx context.Context, cfg Config, ln net.Listener, out io.Writer) error 
 	}
 	a.Relay()
 	a.Go("signing keys", keys.Run)
-	e := auth.MakeEndpoints(svc, a.Logger, kit.NewMetrics(a.Registry, "auth"), v)
-	auth.MakeHTTPHandler(e, a.Router, a.Logger, cfg.Issuer, auth.WithClientIP(cfg.TrustedProxies.ClientIP))
+	oauth := auth.NewOAuthServer(svc, auth.OAuthDeps{
+		Clients:  auth.NewPostgresClients(a.DB),
+		Store:    auth.NewRedisOAuthStore(a.Redis, b.prefix),
+		IDTokens: keys,
+		Verifier: v,
+	}, auth.OAuthConfig{ServiceScopes: cfg.OAuthScopes})
+	m := kit.NewMetrics(a.Registry, "auth")
+	opts := []auth.HTTPOption{
+		auth.WithClientIP(cfg.TrustedProxies.ClientIP),
+		auth.WithProto(cfg.TrustedProxies.Proto),
+		auth.WithDiscovery(auth.NewDiscovery(cfg.Issuer).WithOAuth(oauth.Scopes())),
+	}
+	auth.MakeHTTPHandler(auth.MakeEndpoints(svc, a.Logger, m, v), a.Router, a.Logger, cfg.Issuer, opts...)
+	auth.MakeOAuthHTTPHandler(auth.MakeOAuthEndpoints(oauth, a.Logger, m, v), a.Router, a.Logger, cfg.Issuer, b.sealer, opts...)
 	return a.Serve(ctx, ln)
 }
 
+// validScope accepts an RFC 6749 §3.3 scope token that is not one of
+// OpenID Connect's (those are always offered).
+func validScope(s string) bool {
+	if s == "" || s == auth.ScopeOpenID || s == auth.ScopeProfile || s == auth.ScopeEmail {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// built is the service assembled over its adapters.
+type built struct {
+	svc    *auth.AuthService
+	keys   *auth.KeyManager
+	sealer auth.Sealer
+	prefix string // where auth's Redis keys live
+}
+
 // build assembles the service over its Postgres and Redis adapters.
-func build(ctx context.Context, cfg Config, a *app.App) (*auth.AuthService, *auth.KeyManager, error) {
+func build(ctx context.Context, cfg Config, a *app.App) (built, error) {
 	sealer, err := seal.FromConfig(string(cfg.SealKeys), cfg.SealKeysFile)
 	if err != nil {
-		return nil, nil, err
+		return built{}, err
 	}
 	keys := auth.NewKeyManager(auth.NewPostgresSigningKeys(a.DB), sealer, auth.KeyConfig{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, AccessTTL: cfg.AccessTTL,
@@ -138,7 +178,7 @@ func build(ctx context.Context, cfg Config, a *app.App) (*auth.AuthService, *aut
 		Signer:     keys,
 		Sealer:     sealer,
 	}, auth.Config{AccessTTL: cfg.AccessTTL, SessionTTL: cfg.SessionTTL, Limits: limits})
-	return svc, keys, nil
+	return built{svc: svc, keys: keys, sealer: sealer, prefix: prefix}, nil
 }
 
 // rotateKeys is "auth rotate-keys": an operator's rotation, outside the
@@ -149,11 +189,11 @@ func rotateKeys(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	defer a.Close()
-	_, keys, err := build(ctx, cfg, a)
+	b, err := build(ctx, cfg, a)
 	if err != nil {
 		return err
 	}
-	rotated, err := keys.Rotate(ctx)
+	rotated, err := b.keys.Rotate(ctx)
 	if err != nil {
 		return err
 	}

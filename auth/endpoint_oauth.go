@@ -1,0 +1,217 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	"github.com/go-kit/log"
+
+	"github.com/azora-os/azora/shared/kit"
+)
+
+// OAuthEndpoints holds one go-kit endpoint per OAuth route.
+type OAuthEndpoints struct {
+	RegisterClientEndpoint  endpoint.Endpoint
+	AuthorizeEndpoint       endpoint.Endpoint // GET: the sign-in page
+	AuthorizeSubmitEndpoint endpoint.Endpoint // POST: the page's steps
+	TokenEndpoint           endpoint.Endpoint
+	IntrospectEndpoint      endpoint.Endpoint
+	RevokeEndpoint          endpoint.Endpoint
+	UserInfoEndpoint        endpoint.Endpoint
+}
+
+// MakeOAuthEndpoints returns s's OAuth endpoints, each wrapped in
+// kit.Chain: register_client needs the admin role; userinfo a user token
+// (a service token has no user role and is refused); the authorization,
+// token, introspection and revocation endpoints are public (no JWT step):
+// they authenticate users by the page and clients by their credentials.
+// m may be nil (no metrics).
+func MakeOAuthEndpoints(s OAuth, logger log.Logger, m *kit.Metrics, v *kit.Verifier) OAuthEndpoints {
+	public := func(name string, ep endpoint.Endpoint) endpoint.Endpoint {
+		return kit.Chain(logger, m, kit.Spec{Name: name})(ep)
+	}
+	return OAuthEndpoints{
+		RegisterClientEndpoint:  kit.Chain(logger, m, kit.Spec{Name: "register_client", Verifier: v, Roles: []string{RoleAdmin}})(makeRegisterClientEndpoint(s)),
+		AuthorizeEndpoint:       public("oauth_authorize", makeAuthorizeEndpoint(s)),
+		AuthorizeSubmitEndpoint: public("oauth_authorize_submit", makeAuthorizeSubmitEndpoint(s)),
+		TokenEndpoint:           public("oauth_token", makeTokenEndpoint(s)),
+		IntrospectEndpoint:      public("oauth_introspect", makeIntrospectEndpoint(s)),
+		RevokeEndpoint:          public("oauth_revoke", makeRevokeEndpoint(s)),
+		UserInfoEndpoint:        kit.Chain(logger, m, kit.Spec{Name: "oauth_userinfo", Verifier: v, Roles: userRoles})(makeUserInfoEndpoint(s)),
+	}
+}
+
+// Requests and responses of the OAuth endpoints.
+type (
+	// authorizeSubmitRequest is one step of the sign-in page: "login"
+	// (email, password), "mfa" (mfa_token, code) or "consent"
+	// (consent_token, decision allow or deny).
+	authorizeSubmitRequest struct {
+		Step         string
+		Request      AuthorizationRequest
+		Email        string
+		Password     string
+		ClientIP     string
+		MFAToken     string
+		Code         string
+		ConsentToken string
+		Decision     string
+	}
+	// clientTokenRequest is an introspection or revocation.
+	clientTokenRequest struct {
+		Client ClientAuth
+		Token  string
+		Hint   string
+	}
+	// authorizePage is a step of the sign-in page to show: "login", "mfa"
+	// or "consent", with a message when the last attempt failed.
+	authorizePage struct {
+		Step string
+		Authorization
+		Email        string
+		MFAToken     string
+		ConsentToken string
+		Message      string
+		Status       int           // 0 is 200
+		RetryAfter   time.Duration // with Status 429
+	}
+	// revoked is the revocation endpoint's empty 200.
+	revoked struct{}
+)
+
+// StatusCode makes httpx.EncodeJSON answer 201 for a new client.
+func (ClientCredentials) StatusCode() int { return http.StatusCreated }
+
+func makeRegisterClientEndpoint(s OAuth) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		c, err := caller(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req := request.(ClientRequest)
+		req.AdminID = c.Subject
+		return s.RegisterClient(ctx, req)
+	}
+}
+
+func makeAuthorizeEndpoint(s OAuth) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		az, err := s.Authorize(ctx, request.(AuthorizationRequest))
+		if err != nil {
+			return nil, err
+		}
+		return authorizePage{Step: "login", Authorization: az}, nil
+	}
+}
+
+// makeAuthorizeSubmitEndpoint runs a step of the page. What the user can
+// fix (a wrong password or code) shows the step again with a message;
+// what the client must learn is a *RedirectError; the rest is an error
+// page.
+func makeAuthorizeSubmitEndpoint(s OAuth) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(authorizeSubmitRequest)
+		switch req.Step {
+		case "login":
+			return signInStep(ctx, s, req)
+		case "mfa":
+			return mfaStep(ctx, s, req)
+		case "consent":
+			if req.Decision != "allow" && req.Decision != "deny" {
+				return nil, ErrOAuthInvalidRequest.WithMessage("decision must be allow or deny")
+			}
+			return s.Consent(ctx, req.ConsentToken, req.Decision == "allow")
+		default:
+			return nil, ErrOAuthInvalidRequest.WithMessage("unknown step")
+		}
+	}
+}
+
+func signInStep(ctx context.Context, s OAuth, req authorizeSubmitRequest) (any, error) {
+	res, err := s.SignIn(ctx, req.Request, LoginRequest{Email: req.Email, Password: req.Password, ClientIP: req.ClientIP})
+	if err == nil {
+		return nextPage(res), nil
+	}
+	var limited *RateLimitedError
+	page := authorizePage{Step: "login", Email: req.Email}
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		page.Message = "The email or password is wrong."
+	case errors.As(err, &limited):
+		page.Message = "Too many sign-in attempts. Wait a while, then try again."
+		page.Status, page.RetryAfter = http.StatusTooManyRequests, limited.After
+	default:
+		return nil, err
+	}
+	if page.Authorization, err = s.Authorize(ctx, req.Request); err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+func mfaStep(ctx context.Context, s OAuth, req authorizeSubmitRequest) (any, error) {
+	res, err := s.SignInMFA(ctx, req.Request, req.MFAToken, req.Code)
+	if err == nil {
+		return nextPage(res), nil
+	}
+	var page authorizePage
+	switch {
+	case errors.Is(err, ErrInvalidCode):
+		page = authorizePage{Step: "mfa", MFAToken: req.MFAToken, Message: "The code is wrong or was already used."}
+	case errors.Is(err, ErrInvalidMFAToken):
+		page = authorizePage{Step: "login", Message: "Your sign-in expired or had too many wrong codes. Sign in again."}
+	default:
+		return nil, err
+	}
+	if page.Authorization, err = s.Authorize(ctx, req.Request); err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// nextPage is the step after a successful sign-in step.
+func nextPage(res SignInResult) authorizePage {
+	if res.MFAToken != "" {
+		return authorizePage{Step: "mfa", Authorization: res.Authorization, MFAToken: res.MFAToken}
+	}
+	return authorizePage{Step: "consent", Authorization: res.Authorization, ConsentToken: res.ConsentToken}
+}
+
+func makeTokenEndpoint(s OAuth) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		return s.Token(ctx, request.(TokenRequest))
+	}
+}
+
+func makeIntrospectEndpoint(s OAuth) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(clientTokenRequest)
+		return s.Introspect(ctx, req.Client, req.Token, req.Hint)
+	}
+}
+
+func makeRevokeEndpoint(s OAuth) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(clientTokenRequest)
+		if err := s.Revoke(ctx, req.Client, req.Token, req.Hint); err != nil {
+			return nil, err
+		}
+		return revoked{}, nil
+	}
+}
+
+func makeUserInfoEndpoint(s OAuth) endpoint.Endpoint {
+	return func(ctx context.Context, _ any) (any, error) {
+		c, err := caller(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if c.IsService() {
+			return nil, kit.ErrForbidden.WithMessage("the token was issued to a client, not for a user")
+		}
+		return s.UserInfo(ctx, c)
+	}
+}
