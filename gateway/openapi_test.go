@@ -304,8 +304,21 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 		{http.MethodPost, auth.PathTOTPDisable, 409, []string{"mfa_not_enabled"}},
 		{http.MethodPut, auth.PathUserRoles, 400, []string{"invalid_role"}},
 		{http.MethodPut, auth.PathUserRoles, 404, []string{"user_not_found"}},
-		{http.MethodPost, PathOAuthToken, 400, []string{"invalid_grant", "unsupported_grant_type"}},
+		{http.MethodPost, PathOAuthClients, 400, []string{"validation_failed", "unknown_field"}},
+		{http.MethodPost, PathOAuthClients, 403, []string{"forbidden"}},
+		{http.MethodGet, PathOAuthAuthorize, 302, []string{"invalid_request", "unsupported_response_type", "unauthorized_client", "invalid_scope"}},
+		{http.MethodPost, PathOAuthAuthorize, 303, []string{"access_denied", "invalid_request", "unsupported_response_type", "unauthorized_client", "invalid_scope"}},
+		{http.MethodPost, PathOAuthToken, 400, []string{"invalid_request", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}},
 		{http.MethodPost, PathOAuthToken, 401, []string{"invalid_client"}},
+		{http.MethodPost, PathOAuthToken, 500, []string{"server_error"}},
+		{http.MethodPost, PathOAuthToken, 503, []string{"temporarily_unavailable"}},
+		{http.MethodPost, PathOAuthIntrospect, 400, []string{"invalid_request"}},
+		{http.MethodPost, PathOAuthIntrospect, 401, []string{"invalid_client"}},
+		{http.MethodPost, PathOAuthRevoke, 400, []string{"invalid_request"}},
+		{http.MethodPost, PathOAuthRevoke, 401, []string{"invalid_client"}},
+		{http.MethodGet, PathOAuthUserinfo, 401, []string{"missing_token", "invalid_token"}},
+		{http.MethodGet, PathOAuthUserinfo, 403, []string{"forbidden", "insufficient_scope"}},
+		{http.MethodGet, PathOAuthUserinfo, 404, []string{"user_not_found"}},
 		{http.MethodGet, education.PathCourse, 404, []string{"course_not_found"}},
 		{http.MethodPatch, education.PathCourse, 403, []string{"forbidden"}},
 		{http.MethodPost, education.PathCoursePublish, 422, []string{"course_has_no_lessons"}},
@@ -431,7 +444,11 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"TOTPSetup", auth.TOTPSetup{}, true, false},
 		{"JWKS", auth.JWKS{}, true, false},
 		{"JWK", auth.JWK{}, true, false},
-		{"Discovery", auth.Discovery{}, true, true},
+		{"Discovery", auth.Discovery{}, true, false},
+		{"OAuthClientCredentials", auth.ClientCredentials{}, true, false},
+		{"OAuthTokenResponse", auth.TokenResponse{}, true, false},
+		{"IntrospectionResponse", auth.Introspection{}, true, false},
+		{"UserInfo", auth.UserInfo{}, true, false},
 		{"Course", education.Course{}, true, false},
 		{"Lesson", education.Lesson{}, true, false},
 		{"Progress", education.Progress{}, true, false},
@@ -452,6 +469,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"Dashboard", Dashboard{}, true, false},
 		{"RegisterRequest", auth.RegisterRequest{}, false, false},
 		{"LoginRequest", auth.LoginRequest{}, false, false},
+		{"OAuthClientRequest", auth.ClientRequest{}, false, false},
 		{"CourseInput", education.CourseInput{}, false, false},
 		{"LessonInput", education.LessonInput{}, false, false},
 		{"TransferRequest", finance.TransferRequest{}, false, false},
@@ -510,6 +528,152 @@ func jsonFields(t reflect.Type) (names, always []string) {
 	slices.Sort(names)
 	slices.Sort(always)
 	return names, always
+}
+
+// TestOpenAPIAuthorizationRequestMatchesGoType checks the authorization
+// request's parameters against auth.AuthorizationRequest, whose JSON names
+// are the query and form names auth reads: the query of GET
+// /oauth2/authorize, and the fields the login and MFA steps repeat (the
+// consent step sends none of them).
+func TestOpenAPIAuthorizationRequestMatchesGoType(t *testing.T) {
+	d, ops := loadDoc(t)
+	names, _ := jsonFields(reflect.TypeOf(auth.AuthorizationRequest{}))
+
+	var params, requiredParams []string
+	for _, p := range operation(t, ops, http.MethodGet, PathOAuthAuthorize).Parameters {
+		r := d.parameter(p)
+		if r.In != "query" {
+			t.Errorf("parameter %s is in %s, want query", r.Name, r.In)
+		}
+		params = append(params, r.Name)
+		if r.Required {
+			requiredParams = append(requiredParams, r.Name)
+		}
+	}
+	slices.Sort(params)
+	slices.Sort(requiredParams)
+	if !slices.Equal(params, names) {
+		t.Errorf("GET %s: got query parameters %v, want %v", PathOAuthAuthorize, params, names)
+	}
+
+	fields := d.Components.Schemas["AuthorizeRequestFields"]
+	if fields == nil {
+		t.Fatal("no AuthorizeRequestFields schema")
+	}
+	if got := slices.Sorted(maps.Keys(fields.Properties)); !slices.Equal(got, names) {
+		t.Errorf("AuthorizeRequestFields: got %v, want %v", got, names)
+	}
+	if got := slices.Sorted(slices.Values(fields.Required)); !slices.Equal(got, requiredParams) {
+		t.Errorf("AuthorizeRequestFields: got required %v, want the query's %v", got, requiredParams)
+	}
+
+	form := d.Components.Schemas["AuthorizeForm"]
+	if form == nil || len(form.OneOf) != 3 {
+		t.Fatal("want AuthorizeForm to be one of three steps")
+	}
+	steps := map[string]bool{}
+	for _, ref := range form.OneOf {
+		props, required := d.properties(d.resolve(ref))
+		step, _ := props["step"].Const.(string)
+		steps[step] = true
+		for _, f := range []string{"step", "csrf_token"} {
+			if !slices.Contains(required, f) {
+				t.Errorf("%s: %s is not required", ref.Ref, f)
+			}
+		}
+		for _, n := range names {
+			if _, ok := props[n]; ok != (step != "consent") {
+				t.Errorf("%s (step %q): has %s = %v, want it on the login and MFA steps only", ref.Ref, step, n, ok)
+			}
+		}
+	}
+	if !maps.Equal(steps, map[string]bool{"login": true, "mfa": true, "consent": true}) {
+		t.Errorf("got steps %v, want login, mfa and consent", slices.Sorted(maps.Keys(steps)))
+	}
+}
+
+// TestOpenAPIOAuthResponses checks what the OAuth endpoints answer as auth
+// builds them: HTML pages and redirects at the authorization endpoint
+// (302 from its GET, 303 from its form), RFC 6749 JSON errors with
+// no-store caching at the token, introspection and revocation endpoints,
+// and no 415 where a form of another type is a 400.
+func TestOpenAPIOAuthResponses(t *testing.T) {
+	d, ops := loadDoc(t)
+	const (
+		html, js, problem = "text/html", "application/json", "application/problem+json"
+	)
+	noStore := []string{"Cache-Control", "Pragma"}
+	tests := []struct {
+		method, path string
+		status       string
+		types        []string // the content types, sorted; nil for none
+		headers      []string
+	}{
+		{http.MethodGet, PathOAuthAuthorize, "200", []string{html}, []string{"Set-Cookie", "Content-Security-Policy"}},
+		{http.MethodGet, PathOAuthAuthorize, "302", nil, []string{"Location"}},
+		{http.MethodGet, PathOAuthAuthorize, "400", []string{html}, nil},
+		{http.MethodGet, PathOAuthAuthorize, "500", []string{html}, nil},
+		{http.MethodGet, PathOAuthAuthorize, "503", []string{problem, html}, nil},
+		{http.MethodPost, PathOAuthAuthorize, "200", []string{html}, []string{"Set-Cookie", "Content-Security-Policy"}},
+		{http.MethodPost, PathOAuthAuthorize, "303", nil, []string{"Location"}},
+		{http.MethodPost, PathOAuthAuthorize, "400", []string{html}, nil},
+		{http.MethodPost, PathOAuthAuthorize, "403", []string{html}, nil},
+		{http.MethodPost, PathOAuthAuthorize, "429", []string{problem, html}, []string{"Retry-After"}},
+		{http.MethodPost, PathOAuthToken, "200", []string{js}, noStore},
+		{http.MethodPost, PathOAuthToken, "400", []string{js}, noStore},
+		{http.MethodPost, PathOAuthToken, "401", []string{js}, append([]string{"WWW-Authenticate"}, noStore...)},
+		{http.MethodPost, PathOAuthToken, "500", []string{js}, noStore},
+		{http.MethodPost, PathOAuthToken, "503", []string{js, problem}, nil},
+		{http.MethodPost, PathOAuthIntrospect, "200", []string{js}, noStore},
+		{http.MethodPost, PathOAuthIntrospect, "401", []string{js}, []string{"WWW-Authenticate"}},
+		{http.MethodPost, PathOAuthRevoke, "200", nil, noStore},
+		{http.MethodPost, PathOAuthRevoke, "401", []string{js}, []string{"WWW-Authenticate"}},
+		{http.MethodGet, PathOAuthUserinfo, "403", []string{problem}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path+" "+tc.status, func(t *testing.T) {
+			ref := operation(t, ops, tc.method, tc.path).Responses[tc.status]
+			if ref == nil {
+				t.Fatalf("no %s response", tc.status)
+			}
+			resp, _ := d.response(ref)
+			if got := slices.Sorted(maps.Keys(resp.Content)); !slices.Equal(got, tc.types) {
+				t.Errorf("got content types %v, want %v", got, tc.types)
+			}
+			if mt, ok := resp.Content[js]; ok && tc.status[0] != '2' && (mt.Schema == nil || mt.Schema.Ref != "#/components/schemas/OAuthError") {
+				t.Errorf("the JSON error is not an OAuthError")
+			}
+			for _, h := range tc.headers {
+				if resp.Headers[h] == nil {
+					t.Errorf("no %s header", h)
+				}
+			}
+		})
+	}
+	absent := []struct{ method, path, status string }{
+		{http.MethodGet, PathOAuthAuthorize, "303"},
+		{http.MethodPost, PathOAuthAuthorize, "302"},
+		{http.MethodPost, PathOAuthAuthorize, "415"},
+		{http.MethodPost, PathOAuthToken, "415"},
+		{http.MethodPost, PathOAuthIntrospect, "415"},
+		{http.MethodPost, PathOAuthRevoke, "415"},
+	}
+	for _, a := range absent {
+		if operation(t, ops, a.method, a.path).Responses[a.status] != nil {
+			t.Errorf("%s %s answers %s, which auth never sends", a.method, a.path, a.status)
+		}
+	}
+	// The error codes auth's OAuth JSON endpoints send, and no other
+	// (unsupported_token_type is not one: hints are ignored).
+	var codes []string
+	for _, v := range d.Components.Schemas["OAuthError"].Properties["error"].Enum {
+		codes = append(codes, v.(string))
+	}
+	slices.Sort(codes)
+	want := []string{"invalid_client", "invalid_grant", "invalid_request", "invalid_scope", "server_error", "temporarily_unavailable", "unauthorized_client", "unsupported_grant_type"}
+	if !slices.Equal(codes, want) {
+		t.Errorf("got OAuthError codes %v, want %v", codes, want)
+	}
 }
 
 func TestOpenAPIJSONIsTheYAMLDocumentAndACopy(t *testing.T) {
