@@ -102,6 +102,14 @@ type Transaction struct {
 	Description string
 	Postings    []Posting
 	CreatedAt   time.Time
+
+	// Check, when set, lets the caller refuse the transaction on the
+	// accounts as Post locked them, before Post checks or writes
+	// anything: it gets those of the postings' accounts that exist, in id
+	// order, and a non-nil error is Post's. A caller that must look at its
+	// accounts first (a transfer checks who owns the wallets) so reads them
+	// in the same statement that locks them. It is not stored.
+	Check func(locked []Account) error
 }
 
 // Entry is one posting as a wallet's statement shows it.

@@ -38,8 +38,7 @@ const (
 // Ledger documents, or internal errors. An id that is not a UUID names no
 // row, so it gets the not-found answer of the method.
 type PostgresLedger struct {
-	db    *sqlx.DB
-	stmts stmtCache
+	db *sqlx.DB
 }
 
 var _ Ledger = (*PostgresLedger)(nil)
@@ -48,9 +47,8 @@ var _ Ledger = (*PostgresLedger)(nil)
 // of the transfer path on db (waiting at most a few seconds); when it
 // cannot, they run as plain text until a later call prepares them.
 func NewPostgresLedger(db *sqlx.DB) *PostgresLedger {
-	l := &PostgresLedger{db: db}
-	l.stmts.prepare(context.Background(), db, prepareAtStart)
-	return l
+	prepareStatements(db)
+	return &PostgresLedger{db: db}
 }
 
 // q returns what a method queries through: the transaction in ctx, or the pool.

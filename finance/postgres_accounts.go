@@ -88,7 +88,7 @@ func (l *PostgresLedger) Wallet(ctx context.Context, id string) (Wallet, error) 
 		return Wallet{}, err
 	}
 	var r accountRow
-	if err := l.getPrepared(ctx, stmtSelectWallet, &r, id); err != nil {
+	if err := stmtSelectWallet.GetContext(ctx, l.db, &r, id); err != nil {
 		return Wallet{}, ledgerErr(err, "wallet", ErrWalletNotFound)
 	}
 	return r.wallet(), nil

@@ -2,6 +2,7 @@ package finance
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -29,6 +30,7 @@ type postPlan struct {
 	deltas []int64
 	// The currency every posting to an account names.
 	currencyOf map[string]string
+	check      func([]Account) error
 }
 
 // planPost checks t and aggregates its postings per account. A malformed
@@ -59,7 +61,7 @@ func planPost(t Transaction) (postPlan, error) {
 		return postPlan{}, bad("transaction id %q is not a UUID", t.ID)
 	}
 	pp := postPlan{id: id, kind: t.Kind, ref: t.Reference, desc: t.Description, at: orNow(t.CreatedAt),
-		currencyOf: make(map[string]string, len(t.Postings))}
+		currencyOf: make(map[string]string, len(t.Postings)), check: t.Check}
 	sums := map[string]int64{}
 	deltas := map[string]int64{}
 	for _, p := range t.Postings {
@@ -115,16 +117,17 @@ func addInt64(a, b int64) (int64, bool) {
 // transactions insert rows referencing the account (a top-up, another
 // posting's foreign key check) without waiting.
 const lockAccounts = `
-SELECT id, kind, currency, balance FROM accounts
+SELECT id, kind, user_id, currency, balance FROM accounts
 WHERE id = ANY ($1::uuid[])
 ORDER BY id
 FOR NO KEY UPDATE`
 
 type lockedAccount struct {
-	ID       string `db:"id"`
-	Kind     string `db:"kind"`
-	Currency string `db:"currency"`
-	Balance  int64  `db:"balance"`
+	ID       string         `db:"id"`
+	Kind     string         `db:"kind"`
+	UserID   sql.NullString `db:"user_id"`
+	Currency string         `db:"currency"`
+	Balance  int64          `db:"balance"`
 }
 
 // insertTransaction writes the transaction, its postings and the new
@@ -159,14 +162,16 @@ const selectPosted = `SELECT EXISTS (SELECT FROM transactions WHERE kind = $1 AN
 // that each posting's currency is its account's, refuses to take a wallet
 // or a platform account other than stripe_clearing below zero, and then
 // inserts the transaction and its postings and updates the balances in one
-// statement. An empty t.ID gets a UUIDv7; a zero CreatedAt is now.
+// statement. t.Check, when set, runs on the locked accounts before Post
+// looks at them. An empty t.ID gets a UUIDv7; a zero CreatedAt is now.
 //
 // Errors: wallet_not_found for an account that does not exist (or an id
 // that is not a UUID); currency_mismatch; insufficient_funds; already_posted
 // when t's (kind, reference) was posted before, also when it was posted
-// concurrently (the second waits for the first to commit); internal. After
-// any of the domain errors nothing is written and the transaction in ctx
-// remains usable (so a caller can record the failure in it).
+// concurrently (the second waits for the first to commit); t.Check's error
+// (a domain error unchanged); internal. After any of the domain errors
+// nothing is written and the transaction in ctx remains usable (so a caller
+// can record the failure in it).
 //
 // Post runs in the transaction ctx carries, or else in one of its own that
 // is retried on a serialization failure or deadlock. When it joins the
@@ -186,8 +191,17 @@ func (l *PostgresLedger) Post(ctx context.Context, t Transaction) error {
 // two statements (one round trip each, prepared) when it succeeds.
 func (l *PostgresLedger) postOnce(ctx context.Context, pp postPlan) error {
 	var locked []lockedAccount
-	if err := l.selectPrepared(ctx, stmtLockAccounts, &locked, pq.Array(pp.ids)); err != nil {
+	if err := stmtLockAccounts.SelectContext(ctx, l.db, &locked, pq.Array(pp.ids)); err != nil {
 		return err
+	}
+	if pp.check != nil {
+		accounts := make([]Account, len(locked))
+		for i, a := range locked {
+			accounts[i] = Account{ID: a.ID, Kind: a.Kind, UserID: a.UserID.String, Currency: a.Currency, Balance: a.Balance}
+		}
+		if err := pp.check(accounts); err != nil {
+			return err
+		}
 	}
 	if len(locked) != len(pp.ids) {
 		return ErrWalletNotFound
@@ -220,7 +234,7 @@ func (l *PostgresLedger) postOnce(ctx context.Context, pp postPlan) error {
 		return ErrInsufficientFunds
 	}
 	var n int
-	err := l.getPrepared(ctx, stmtInsertTransaction, &n, pp.id, pp.kind, pp.ref, pp.desc, pp.at,
+	err := stmtInsertTransaction.GetContext(ctx, l.db, &n, pp.id, pp.kind, pp.ref, pp.desc, pp.at,
 		pq.Array(pp.accounts), pq.Array(pp.amounts), pq.Array(pp.currencies),
 		pq.Array(pp.ids), pq.Array(pp.deltas))
 	if err != nil {

@@ -2,8 +2,6 @@ package finance
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -11,108 +9,33 @@ import (
 	"github.com/azora-os/azora/shared/pg"
 )
 
-// The statements of the transfer path (Post's two, and the wallet look-up
-// a transfer starts with) are prepared on the pool, so that each
-// connection parses and plans them once instead of on every call: planning
-// Post's write statement costs about as much server time as running it,
-// and prepared the transfer benchmark runs 20–50 % faster. Bound to a
-// transaction (sqlx.Tx.StmtxContext), a statement is prepared on the
-// transaction's connection the first time that connection runs it.
-type stmtID int
-
-const (
-	stmtLockAccounts stmtID = iota
-	stmtInsertTransaction
-	stmtSelectWallet
-	stmtCount
+// The statements of the transfer path (Post's two, and the wallet look-up)
+// run prepared (pg.Statement): each connection parses and plans them once
+// instead of on every call. Planning Post's write statement costs about as
+// much server time as running it, and prepared the transfer benchmark runs
+// 20–50 % faster.
+var (
+	stmtLockAccounts      = pg.NewStatement(lockAccounts)
+	stmtInsertTransaction = pg.NewStatement(insertTransaction)
+	stmtSelectWallet      = pg.NewStatement(selectWallet)
 )
 
-var preparedQueries = [stmtCount]string{lockAccounts, insertTransaction, selectWallet}
+// preparedStatements are the ledger's statements NewPostgresLedger prepares.
+var preparedStatements = []*pg.Statement{stmtLockAccounts, stmtInsertTransaction, stmtSelectWallet}
 
-// stmtCache holds the prepared statements once they are ready.
-type stmtCache struct {
-	mu    sync.Mutex // one goroutine prepares at a time
-	ready atomic.Pointer[[stmtCount]*sqlx.Stmt]
-}
+// prepareAtStart bounds how long NewPostgresLedger waits to prepare the
+// statements; those it could not prepare are prepared by a later call that
+// finds a connection to spare, and run unprepared until then.
+const prepareAtStart = 2 * time.Second
 
-// Timeouts of an attempt at preparing: at construction, and later on a
-// call while the statements are still unprepared. Preparing needs a
-// connection of its own; under load every connection may be held by a
-// transaction that is itself posting, so a call never waits long for one
-// and runs its statement as plain text instead.
-const (
-	prepareAtStart = 2 * time.Second
-	prepareLazily  = 100 * time.Millisecond
-)
-
-// prepare prepares the statements on db unless they are ready. It returns
-// at once when another goroutine is preparing them; a failure leaves them
-// unprepared, to be tried again by a later call.
-func (c *stmtCache) prepare(ctx context.Context, db *sqlx.DB, timeout time.Duration) {
-	if !c.mu.TryLock() {
-		return
-	}
-	defer c.mu.Unlock()
-	if c.ready.Load() != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+// prepareStatements prepares the ledger's statements on db, giving up at
+// the first that cannot be within prepareAtStart.
+func prepareStatements(db *sqlx.DB) {
+	ctx, cancel := context.WithTimeout(context.Background(), prepareAtStart)
 	defer cancel()
-	var stmts [stmtCount]*sqlx.Stmt
-	for i, q := range preparedQueries {
-		s, err := db.PreparexContext(ctx, q)
-		if err != nil {
-			for _, s := range stmts[:i] {
-				s.Close()
-			}
+	for _, s := range preparedStatements {
+		if s.Prepare(ctx, db) != nil {
 			return
 		}
-		stmts[i] = s
 	}
-	c.ready.Store(&stmts)
-}
-
-// errStmtOtherDB is what database/sql answers when a statement prepared on
-// one pool is bound to a transaction begun on another; the call then runs
-// its statement as plain text.
-const errStmtOtherDB = "sql: Tx.Stmt: statement from different database used"
-
-// stmt returns statement id bound to the transaction in ctx (or on the
-// pool), or nil while the statements are not prepared (after a short
-// attempt at preparing them).
-func (l *PostgresLedger) stmt(ctx context.Context, id stmtID) *sqlx.Stmt {
-	p := l.stmts.ready.Load()
-	if p == nil {
-		l.stmts.prepare(ctx, l.db, prepareLazily)
-		if p = l.stmts.ready.Load(); p == nil {
-			return nil
-		}
-	}
-	if tx := pg.FromContext(ctx); tx != nil {
-		return tx.StmtxContext(ctx, p[id])
-	}
-	return p[id]
-}
-
-// getPrepared runs statement id for one row into dest: prepared when it
-// can, else as plain text through the transaction in ctx or the pool.
-func (l *PostgresLedger) getPrepared(ctx context.Context, id stmtID, dest any, args ...any) error {
-	if s := l.stmt(ctx, id); s != nil {
-		err := s.GetContext(ctx, dest, args...)
-		if err == nil || err.Error() != errStmtOtherDB {
-			return err
-		}
-	}
-	return sqlx.GetContext(ctx, l.q(ctx), dest, preparedQueries[id], args...)
-}
-
-// selectPrepared is getPrepared for any number of rows.
-func (l *PostgresLedger) selectPrepared(ctx context.Context, id stmtID, dest any, args ...any) error {
-	if s := l.stmt(ctx, id); s != nil {
-		err := s.SelectContext(ctx, dest, args...)
-		if err == nil || err.Error() != errStmtOtherDB {
-			return err
-		}
-	}
-	return sqlx.SelectContext(ctx, l.q(ctx), dest, preparedQueries[id], args...)
 }

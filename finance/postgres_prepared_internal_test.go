@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/azora-os/azora/shared/events"
 	"github.com/azora-os/azora/shared/pg"
@@ -22,7 +23,7 @@ func TestPostgresLedgerPostPreparesLazily(t *testing.T) {
 	db, dsn := pgtest.New(t, Migrations, events.Migrations)
 	ctx := context.Background()
 	setup := NewPostgresLedger(db)
-	if setup.stmts.ready.Load() == nil {
+	if !allPrepared(db) {
 		t.Fatal("NewPostgresLedger did not prepare Post's statements")
 	}
 	var ids []string
@@ -61,13 +62,13 @@ func TestPostgresLedgerPostPreparesLazily(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("post with no connection to spare took %v, want it not to wait for one", d)
 	}
-	if l.stmts.ready.Load() != nil {
+	if stmtLockAccounts.Prepared(two) || stmtInsertTransaction.Prepared(two) {
 		t.Fatal("prepared with no connection to spare: the test proves nothing")
 	}
 	if err := post(ctx, ids[0], ids[1]); err != nil {
 		t.Fatalf("post with a connection to spare: %v", err)
 	}
-	if l.stmts.ready.Load() == nil {
+	if !stmtLockAccounts.Prepared(two) || !stmtInsertTransaction.Prepared(two) {
 		t.Error("the post with a connection to spare did not prepare the statements")
 	}
 	if err := post(ctx, ids[1], ids[0]); err != nil {
@@ -77,4 +78,14 @@ func TestPostgresLedgerPostPreparesLazily(t *testing.T) {
 	if err != nil || len(ds) != 0 {
 		t.Errorf("reconcile: got %+v, %v; want no differences", ds, err)
 	}
+}
+
+// allPrepared reports whether every statement of the ledger is prepared on db.
+func allPrepared(db *sqlx.DB) bool {
+	for _, s := range preparedStatements {
+		if !s.Prepared(db) {
+			return false
+		}
+	}
+	return true
 }

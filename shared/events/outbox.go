@@ -43,16 +43,25 @@ var ErrNoTransaction = errs.New(errs.Internal, "outbox_no_transaction",
 // attribute; the message names which.
 var ErrInvalidEvent = errs.New(errs.Internal, "invalid_event", "the event is missing a required attribute")
 
-// insertOutbox writes the rows and queues the NOTIFY in one round trip
-// (a data-modifying CTE runs whether or not the outer query reads it):
-// this runs in every request that changes state.
-const insertOutbox = `
-WITH ins AS (
-    INSERT INTO outbox (event_id, topic, key, payload, headers)
-    SELECT e.id, e.topic, e.key, e.payload, e.headers::jsonb
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::text[])
-         WITH ORDINALITY AS e(id, topic, key, payload, headers, ord)
-    ORDER BY e.ord
+// outboxRows inserts the rows of one Enqueue call, in the order given.
+const outboxRows = `
+INSERT INTO outbox (event_id, topic, key, payload, headers)
+SELECT e.id, e.topic, e.key, e.payload, e.headers::jsonb
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::text[])
+     WITH ORDINALITY AS e(id, topic, key, payload, headers, ord)
+ORDER BY e.ord`
+
+// insertOutbox writes the rows of a transaction that Tx began: the NOTIFY
+// follows its commit (notifyAfterCommit). It runs in every request that
+// changes state, so it is prepared: one round trip.
+var insertOutbox = pg.NewStatement(outboxRows)
+
+// insertOutboxNotify writes the rows and queues the NOTIFY in one round
+// trip (a data-modifying CTE runs whether or not the outer query reads
+// it), for a transaction that Tx did not begin, whose commit Enqueue cannot
+// follow.
+const insertOutboxNotify = `
+WITH ins AS (` + outboxRows + `
 )
 SELECT pg_notify($6, '')`
 
@@ -60,8 +69,14 @@ SELECT pg_notify($6, '')`
 // (pg.FromContext), so they are published if and only if that transaction
 // commits, in the order given. Each row holds the structured-mode JSON of
 // the event, its topic (ev.Source), its key (ev.PartitionKey) and the W3C
-// trace context of ctx. Enqueue also queues a NOTIFY that Postgres delivers
-// to the relay on commit (a rolled-back transaction never notifies).
+// trace context of ctx. Once the transaction has committed, Postgres is
+// asked to NOTIFY the relay on NotifyChannel; a rolled-back transaction
+// never notifies. When pg.Tx began the transaction, the NOTIFY is sent
+// right after its commit, on a connection of its own and shared by the
+// commits that land meanwhile (see notifyAfterCommit: a NOTIFY inside the
+// transaction would serialise every notifying commit of the server, WAL
+// flush included, behind one lock); otherwise it is queued in the
+// transaction and delivered on commit.
 //
 // It returns ErrNoTransaction when ctx has no transaction, ErrInvalidEvent
 // for an event without id (a UUID), type, source, specversion 1.0 or
@@ -104,10 +119,17 @@ func Enqueue(ctx context.Context, evs ...Event) error {
 		ids[i], topics[i], keys[i] = ev.ID, ev.Source, ev.PartitionKey
 		payloads[i], headers[i] = payload, string(hj)
 	}
-	// The NOTIFY is queued in the transaction and sent at commit; Postgres
-	// folds identical ones, so one per transaction is enough.
-	if _, err := tx.ExecContext(ctx, insertOutbox,
-		pq.Array(ids), pq.Array(topics), pq.Array(keys), pq.ByteaArray(payloads), pq.Array(headers), NotifyChannel); err != nil {
+	args := []any{pq.Array(ids), pq.Array(topics), pq.Array(keys), pq.ByteaArray(payloads), pq.Array(headers)}
+	if db := pg.DBFromContext(ctx); db != nil {
+		if _, err := insertOutbox.ExecContext(ctx, db, args...); err != nil {
+			return errs.Internalf(err, "outbox: insert %d event(s)", n)
+		}
+		pg.AfterCommit(ctx, func() { notifierOf(db).poke(db) })
+		return nil
+	}
+	// Postgres folds identical NOTIFYs of a transaction, so one per
+	// Enqueue call costs nothing more than one per transaction.
+	if _, err := tx.ExecContext(ctx, insertOutboxNotify, append(args, NotifyChannel)...); err != nil {
 		return errs.Internalf(err, "outbox: insert %d event(s)", n)
 	}
 	return nil

@@ -161,7 +161,7 @@ func (m *middleware) execute(w http.ResponseWriter, r *http.Request, k Key, toke
 		}
 	}()
 	var rec *capture
-	err := pg.Tx(ctx, m.db, m.cfg.TxOptions, func(ctx context.Context, tx *sqlx.Tx) error {
+	err := pg.Tx(ctx, m.db, m.cfg.TxOptions, func(ctx context.Context, _ *sqlx.Tx) error {
 		rec = newCapture(w)
 		a := &attempt{}
 		req := r.WithContext(withAttempt(ctx, a))
@@ -174,7 +174,7 @@ func (m *middleware) execute(w http.ResponseWriter, r *http.Request, k Key, toke
 		if res.Status >= 400 {
 			return errRollback
 		}
-		return complete(ctx, tx, k, token, res)
+		return complete(ctx, m.db, k, token, res) // in tx, which ctx carries
 	})
 	switch {
 	case err == nil:

@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/azora-os/azora/shared/errs"
+	"github.com/azora-os/azora/shared/pg"
 )
 
 // record is a stored key as lookup reads it.
@@ -50,17 +51,17 @@ func staleCond(ttl, timeout string) string {
 // sequence, so the handler's transaction, which completes the record and
 // commits synchronously, cannot be durable unless the claim before it is;
 // a claim lost in a crash had no effect yet, and its client got no answer.
-const insertSQL = `
+var insertSQL = pg.NewStatement(`
 INSERT INTO idempotency_keys (scope, key, request_hash, claim, state, locked_at, created_at)
 SELECT $1, $2, $3, $4, 'in_flight', now(), now()
 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 ON CONFLICT (scope, key) DO NOTHING
-RETURNING true`
+RETURNING true`)
 
 // insert claims k for token if no record holds it, and reports whether it did.
-func insert(ctx context.Context, db sqlx.QueryerContext, k Key, hash []byte, token string) (bool, error) {
+func insert(ctx context.Context, db *sqlx.DB, k Key, hash []byte, token string) (bool, error) {
 	var ok bool
-	err := sqlx.GetContext(ctx, db, &ok, insertSQL, k.Scope, k.Key, hash, token)
+	err := insertSQL.GetContext(ctx, db, &ok, k.Scope, k.Key, hash, token)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -70,15 +71,15 @@ func insert(ctx context.Context, db sqlx.QueryerContext, k Key, hash []byte, tok
 	return true, nil
 }
 
-var lookupSQL = `
+var lookupSQL = pg.NewStatement(`
 SELECT request_hash, claim, state, status, headers, body, ` + staleCond("$3", "$4") + ` AS stale
 FROM idempotency_keys AS k
-WHERE scope = $1 AND key = $2`
+WHERE scope = $1 AND key = $2`)
 
 // lookup returns the record of k, or nil when there is none.
-func lookup(ctx context.Context, db sqlx.QueryerContext, k Key, cfg Config) (*record, error) {
+func lookup(ctx context.Context, db *sqlx.DB, k Key, cfg Config) (*record, error) {
 	var rec record
-	err := sqlx.GetContext(ctx, db, &rec, lookupSQL, k.Scope, k.Key, cfg.TTL.Seconds(), cfg.InFlightTimeout.Seconds())
+	err := lookupSQL.GetContext(ctx, db, &rec, k.Scope, k.Key, cfg.TTL.Seconds(), cfg.InFlightTimeout.Seconds())
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -92,16 +93,16 @@ func lookup(ctx context.Context, db sqlx.QueryerContext, k Key, cfg Config) (*re
 // and only if it is still stale. Under READ COMMITTED a concurrent taker's
 // UPDATE makes this one wait and then re-check WHERE on the row the winner
 // committed, whose claim differs: two takers cannot both win.
-var takeoverSQL = `
+var takeoverSQL = pg.NewStatement(`
 UPDATE idempotency_keys AS k
 SET request_hash = $3, claim = $4, state = 'in_flight', locked_at = now(), created_at = now(),
     completed_at = NULL, status = NULL, headers = NULL, body = NULL
-WHERE scope = $1 AND key = $2 AND claim = $5 AND ` + staleCond("$6", "$7")
+WHERE scope = $1 AND key = $2 AND claim = $5 AND ` + staleCond("$6", "$7"))
 
 // takeover claims k for token if it still holds the stale record whose claim
 // was seen, and reports whether it did.
-func takeover(ctx context.Context, db sqlx.ExecerContext, k Key, hash []byte, token, seen string, cfg Config) (bool, error) {
-	res, err := db.ExecContext(ctx, takeoverSQL, k.Scope, k.Key, hash, token, seen,
+func takeover(ctx context.Context, db *sqlx.DB, k Key, hash []byte, token, seen string, cfg Config) (bool, error) {
+	res, err := takeoverSQL.ExecContext(ctx, db, k.Scope, k.Key, hash, token, seen,
 		cfg.TTL.Seconds(), cfg.InFlightTimeout.Seconds())
 	if err != nil {
 		return false, errs.Internalf(err, "idempotency: take over key")
@@ -113,18 +114,19 @@ func takeover(ctx context.Context, db sqlx.ExecerContext, k Key, hash []byte, to
 	return n == 1, nil
 }
 
-const completeSQL = `
+var completeSQL = pg.NewStatement(`
 UPDATE idempotency_keys
 SET state = 'complete', completed_at = now(), status = $4, headers = $5, body = $6
-WHERE scope = $1 AND key = $2 AND claim = $3 AND state = 'in_flight'`
+WHERE scope = $1 AND key = $2 AND claim = $3 AND state = 'in_flight'`)
 
 // errClaimLost means another request took the record over while this one
 // ran: its effects must roll back.
 var errClaimLost = errors.New("idempotency: claim taken over")
 
-// complete stores resp under the claim token holds, in the transaction (or
-// pool) db is. It returns errClaimLost when the claim is no longer token's.
-func complete(ctx context.Context, db sqlx.ExecerContext, k Key, token string, resp stored) error {
+// complete stores resp under the claim token holds, in the transaction ctx
+// carries, else on db. It returns errClaimLost when the claim is no longer
+// token's.
+func complete(ctx context.Context, db *sqlx.DB, k Key, token string, resp stored) error {
 	headers, err := json.Marshal(resp.Header)
 	if err != nil {
 		return errs.Internalf(err, "idempotency: marshal headers")
@@ -133,7 +135,10 @@ func complete(ctx context.Context, db sqlx.ExecerContext, k Key, token string, r
 	if body == nil {
 		body = []byte{} // a NULL body would read back as "no response"
 	}
-	res, err := db.ExecContext(ctx, completeSQL, k.Scope, k.Key, token, resp.Status, headers, body)
+	// headers goes as text: lib/pq with binary_parameters=yes sends a
+	// []byte in binary format, which is no valid jsonb (it lacks jsonb's
+	// version byte), while bytea's binary format is the bytes themselves.
+	res, err := completeSQL.ExecContext(ctx, db, k.Scope, k.Key, token, resp.Status, string(headers), body)
 	if err != nil {
 		return errs.Internalf(err, "idempotency: complete key")
 	}
@@ -145,7 +150,7 @@ func complete(ctx context.Context, db sqlx.ExecerContext, k Key, token string, r
 	return nil
 }
 
-const releaseSQL = `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND claim = $3 AND state = 'in_flight'`
+var releaseSQL = pg.NewStatement(`DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND claim = $3 AND state = 'in_flight'`)
 
 // release deletes token's claim if it is still in flight, so a retry runs
 // afresh. A claim that completed (a commit reported failed that did
@@ -155,7 +160,7 @@ const releaseSQL = `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 A
 func release(ctx context.Context, db *sqlx.DB, k Key, token string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := db.ExecContext(ctx, releaseSQL, k.Scope, k.Key, token); err != nil {
+	if _, err := releaseSQL.ExecContext(ctx, db, k.Scope, k.Key, token); err != nil {
 		return errs.Internalf(err, "idempotency: release claim")
 	}
 	return nil

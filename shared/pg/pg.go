@@ -151,10 +151,15 @@ func txOnce(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(conte
 			tx.Rollback()
 		}
 	}()
-	if err = fn(WithTx(ctx, tx), tx); err != nil {
+	st := &txState{tx: tx, db: db}
+	if err = fn(withState(ctx, st), tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err = tx.Commit(); err != nil {
+		return err
+	}
+	st.committed()
+	return nil
 }
 
 // Postgres error codes the adapters translate.
