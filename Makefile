@@ -16,7 +16,7 @@ BIN                := bin
 CMDS               := ./auth/cmd/auth ./education/cmd/education ./finance/cmd/finance \
                       ./gateway/cmd/gateway ./scripts/devkafka
 
-.PHONY: help build run test test-go smoke lint bench bench-gateway deps deps-stop nginx-check clean
+.PHONY: help build run test test-go helm-check smoke lint bench bench-gateway deps deps-stop nginx-check clean
 
 help: ## list the targets
 	@echo "Azora — make targets:"
@@ -37,6 +37,7 @@ test: ## deps check, go test -race over every package, then scripts/smoke.sh
 	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
 	echo "go test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)"; \
 	go test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS); \
+	(cd deploy/helm/chartcheck && go test -count=1 ./...); \
 	scripts/smoke.sh
 
 test-go: ## only the Go tests (go test -race), against the servers deps.sh finds or starts
@@ -46,6 +47,11 @@ test-go: ## only the Go tests (go test -race), against the servers deps.sh finds
 	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
 	go test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
+# The chart checks live in their own Go module so Kubernetes' dependencies never reach the
+# services' binaries; the first run compiles client-go and helm (minutes), later runs seconds.
+helm-check: ## helm lint --strict, render dev/staging/prod, strictly decode every object, refuse bad values
+	cd deploy/helm/chartcheck && go test -count=1 ./...
+
 smoke: ## only the end-to-end check: make run starts, every /readyz is 200, NGINX works, all stops
 	scripts/smoke.sh
 
@@ -53,6 +59,7 @@ lint: ## gofmt, go vet, staticcheck (and shellcheck on scripts/ when installed)
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.run/*' -not -path './bin/*')); \
 	if [ -n "$$out" ]; then echo "gofmt -l lists files to format:"; echo "$$out"; exit 1; fi; echo "gofmt: clean"
 	go vet $(PKGS)
+	cd deploy/helm/chartcheck && go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 	@if command -v shellcheck >/dev/null; then shellcheck -x scripts/*.sh .ci/run && echo "shellcheck: clean"; \
 	else echo "shellcheck not installed; scripts not linted"; fi
