@@ -69,11 +69,11 @@ func LoadConfig(r *config.Reader, name, defaultAddr string, needs Needs) Config 
 	r.Check(err == nil, "TRUSTED_PROXIES", "%v", err)
 	c.TrustedProxies = proxies
 	if needs.Postgres {
-		c.DatabaseURL = config.Secret(r.URL("DATABASE_URL", ""))
+		c.DatabaseURL = r.SecretURL("DATABASE_URL")
 		r.Check(c.DatabaseURL != "", "DATABASE_URL", "is required")
 	}
 	if needs.Redis {
-		c.RedisURL = config.Secret(r.URL("REDIS_URL", ""))
+		c.RedisURL = r.SecretURL("REDIS_URL")
 		c.RedisAddrs = r.List("REDIS_ADDRS", nil)
 		c.RedisPassword = r.OptionalSecret("REDIS_PASSWORD")
 		r.Check(c.RedisURL != "" || len(c.RedisAddrs) > 0, "REDIS_URL", "or REDIS_ADDRS is required")

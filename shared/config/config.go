@@ -68,11 +68,57 @@ func (r *Reader) Required(key string) string {
 	return v
 }
 
-// Secret is Required for a value that must never be printed.
-func (r *Reader) Secret(key string) Secret { return Secret(r.Required(key)) }
+// Secret is Required for a value that must never be printed. Like every
+// secret read here, it may instead come from the file named by <key>_FILE
+// (see OptionalSecret).
+func (r *Reader) Secret(key string) Secret {
+	v, ok := r.secret(key)
+	if !ok {
+		r.fail(key, "is required (or %s_FILE naming a file that holds it)", key)
+	}
+	return Secret(v)
+}
 
-// OptionalSecret returns a secret that may be unset.
-func (r *Reader) OptionalSecret(key string) Secret { return Secret(r.String(key, "")) }
+// OptionalSecret returns a secret that may be unset. When key is unset and
+// <key>_FILE is set, the secret is that file's content without surrounding
+// whitespace: how Kubernetes Secret volumes and the Vault Agent injector
+// hand secrets over without putting them in the environment.
+func (r *Reader) OptionalSecret(key string) Secret {
+	v, _ := r.secret(key)
+	return Secret(v)
+}
+
+// SecretURL is OptionalSecret for an absolute URL that may hold a password
+// (a DSN); a malformed one is reported without its password.
+func (r *Reader) SecretURL(key string) Secret {
+	v, ok := r.secret(key)
+	if ok && v != "" {
+		r.checkURL(key, v)
+	}
+	return Secret(v)
+}
+
+// secret returns key's value or, when key is unset, the trimmed content of
+// the file <key>_FILE names. ok is false only when neither is set; a file
+// that cannot be read or is empty is recorded as a problem.
+func (r *Reader) secret(key string) (v string, ok bool) {
+	if v, ok := r.get(key); ok {
+		return v, true
+	}
+	path, ok := r.get(key + "_FILE")
+	if !ok {
+		return "", false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		r.fail(key+"_FILE", "cannot be read: %v", err)
+		return "", true
+	}
+	if v = strings.TrimSpace(string(b)); v == "" {
+		r.fail(key+"_FILE", "names an empty file (%s)", path)
+	}
+	return v, true
+}
 
 // Int returns an integer variable or def.
 func (r *Reader) Int(key string, def int) int {
@@ -131,14 +177,17 @@ func (r *Reader) List(key string, def []string) []string {
 // URL returns an absolute URL variable (scheme and host required) or def.
 func (r *Reader) URL(key, def string) string {
 	v := r.String(key, def)
-	if v == "" {
-		return v
+	if v != "" {
+		r.checkURL(key, v)
 	}
+	return v
+}
+
+func (r *Reader) checkURL(key, v string) {
 	u, err := url.Parse(v)
 	if err != nil || u.Scheme == "" || (u.Host == "" && u.Opaque == "") {
 		r.fail(key, "must be an absolute URL, got %q", redactURL(v))
 	}
-	return v
 }
 
 // OneOf returns a variable that must be one of allowed, or def.

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +71,64 @@ func TestURLErrorRedactsPassword(t *testing.T) {
 	r.URL("DATABASE_URL", "")
 	if err := r.Err(); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("got %v, want an error without the password", err)
+	}
+}
+
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	r := FromMap(map[string]string{
+		"STRIPE_WEBHOOK_SECRET_FILE": write("whsec", "whsec_from_file\n"),
+		"DATABASE_URL_FILE":          write("dsn", "postgres://azora:hunter2@db:5432/azora\n"),
+		"REDIS_PASSWORD":             "from-env",
+		"REDIS_PASSWORD_FILE":        write("ignored", "from-file"),
+	})
+	if got := r.Secret("STRIPE_WEBHOOK_SECRET"); got != "whsec_from_file" {
+		t.Errorf("Secret from file = %q", string(got))
+	}
+	if got := r.SecretURL("DATABASE_URL"); got != "postgres://azora:hunter2@db:5432/azora" {
+		t.Errorf("SecretURL from file = %q", string(got))
+	}
+	if got := r.OptionalSecret("REDIS_PASSWORD"); got != "from-env" {
+		t.Errorf("the variable itself must win over its _FILE, got %q", string(got))
+	}
+	if got := r.OptionalSecret("NOT_SET"); got != "" {
+		t.Errorf("unset optional secret = %q", string(got))
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSecretFileProblemsAreReported(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte(" \n"), 0o600)
+	r := FromMap(map[string]string{
+		"A_FILE":       filepath.Join(dir, "missing"),
+		"B_FILE":       empty,
+		"DATABASE_URL": "not a url with hunter2",
+	})
+	r.Secret("A")
+	r.OptionalSecret("B")
+	r.Secret("C")
+	r.SecretURL("DATABASE_URL")
+	err := r.Err()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"A_FILE cannot be read", "B_FILE names an empty file", "C is required (or C_FILE", "DATABASE_URL must be an absolute URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "A is required") {
+		t.Errorf("an unreadable A_FILE is reported twice: %v", err)
 	}
 }
