@@ -47,7 +47,9 @@ func MakeOAuthHTTPHandler(e OAuthEndpoints, r *mux.Router, logger log.Logger, is
 	problems := append(httpx.ServerOptions(logger), httptransport.ServerBefore(kit.HTTPToContext()))
 	r.Path(PathClients).Methods(http.MethodPost).Handler(httptransport.NewServer(
 		e.RegisterClientEndpoint, decodeBody[ClientRequest], httpx.EncodeJSON(http.StatusCreated), problems...))
-	r.Path(PathUserInfo).Methods(http.MethodGet).Handler(httptransport.NewServer(
+	// OIDC Core §5.3: UserInfo answers GET and POST alike (the token in
+	// the Authorization header).
+	r.Path(PathUserInfo).Methods(http.MethodGet, http.MethodPost).Handler(httptransport.NewServer(
 		e.UserInfoEndpoint, decodeEmpty, httpx.EncodeJSON(http.StatusOK), problems...))
 
 	oauth := []httptransport.ServerOption{
@@ -218,7 +220,7 @@ func encodeOAuthJSON(_ context.Context, w http.ResponseWriter, response any) err
 // are; anything else becomes one of them.
 var oauthErrorCodes = map[string]bool{
 	"invalid_request": true, "invalid_client": true, "invalid_grant": true, "unauthorized_client": true,
-	"unsupported_grant_type": true, "invalid_scope": true, "unsupported_token_type": true,
+	"unsupported_grant_type": true, "invalid_scope": true,
 }
 
 // oauthError is RFC 6749 §5.2's error body.

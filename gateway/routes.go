@@ -50,6 +50,7 @@ var Routes = []Route{
 	{http.MethodPost, PathOAuthIntrospect, ServiceAuth, Public, ClassAnonymous},
 	{http.MethodPost, PathOAuthRevoke, ServiceAuth, Public, ClassAnonymous},
 	{http.MethodGet, PathOAuthUserinfo, ServiceAuth, User, ClassAnonymous},
+	{http.MethodPost, PathOAuthUserinfo, ServiceAuth, User, ClassAnonymous}, // OIDC Core §5.3: GET and POST
 
 	// education
 	{http.MethodPost, education.PathCourses, ServiceEducation, User, ClassAnonymous},

@@ -232,6 +232,10 @@ func TestOAuthAuthorizationCodeAndOIDC(t *testing.T) {
 	if err != nil || info.Subject != userID || info.Email != email {
 		t.Fatalf("userinfo: got %+v, %v", info, err)
 	}
+	// OIDC Core §5.3: UserInfo answers POST as it answers GET.
+	if post := e.c.Do(t, "POST", "/oauth2/userinfo", tok.AccessToken, nil); post.Status != 200 || post.Str("sub") != userID || post.Str("email") != email {
+		t.Errorf("POST userinfo: got %d %s", post.Status, post.Raw)
+	}
 	// The access token is the user's: their routes take it.
 	me := e.c.Do(t, "GET", "/api/v1/auth/me", tok.AccessToken, nil)
 	apptest.Want(t, me, 200, "")
