@@ -71,16 +71,24 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *proxy) rewrite(pr *httputil.ProxyRequest) {
 	in, h := pr.In, pr.Out.Header
 	trusted := p.trusted.Trusts(in)
-	h.Set("X-Forwarded-For", forwardedFor(p.trusted, in, trusted))
-	h.Set("X-Forwarded-Proto", p.trusted.Proto(in))
 	host := in.Host
 	if fh := in.Header.Get("X-Forwarded-Host"); trusted && fh != "" {
 		host = fh
 	}
-	h.Set("X-Forwarded-Host", host)
-	h.Del("X-Real-Ip") // as unverified as X-Forwarded-For; nobody downstream should read it
+	// h.Set of each, with the keys already canonical and the values in one
+	// allocation; each header gets its own one-value slice, its capacity
+	// capped, so an Add appends to a copy.
+	v := new([4]string)
+	v[0] = forwardedFor(p.trusted, in, trusted)
+	v[1] = p.trusted.Proto(in)
+	v[2] = host
+	h["X-Forwarded-For"] = v[0:1:1]
+	h["X-Forwarded-Proto"] = v[1:2:2]
+	h["X-Forwarded-Host"] = v[2:3:3]
+	delete(h, "X-Real-Ip") // as unverified as X-Forwarded-For; nobody downstream should read it
 	if id := logging.RequestID(in.Context()); id != "" {
-		h.Set("X-Request-Id", id)
+		v[3] = id
+		h["X-Request-Id"] = v[3:4:4]
 	}
 }
 
@@ -247,9 +255,10 @@ func (t upstreamRoundTripper) RoundTrip(r *http.Request) (*http.Response, error)
 }
 
 // roundTrip sends r, an outbound request of the proxy, to u's instances
-// through go-kit: lb.RetryWithCallback over a round-robin balancer of the
-// endpointer's endpoints, each instance's endpoint counted, traced, logged,
-// timed and behind its breaker (kit.Chain). The retry rules:
+// through go-kit: retryWithCallback (lb.RetryWithCallback's contract, on
+// the request's goroutine) over a round-robin balancer of the endpointer's
+// endpoints, each instance's endpoint counted, traced, logged, timed and
+// behind its breaker (kit.Chain over kit.NewSyncBreaker). The retry rules:
 //   - an attempt that cannot have reached the instance (its circuit open,
 //     too many calls in flight, the connection refused) is tried on the
 //     next instance whatever the method: nothing was sent;
@@ -273,7 +282,7 @@ func (u *Upstream) roundTrip(r *http.Request) (*http.Response, error) {
 		}
 		pr.body = body
 	}
-	resp, err := lb.RetryWithCallback(u.retryTimeout, pr, pr.retry)(pr.ctx, pr)
+	resp, err := retryWithCallback(pr, pr.retry)(pr.ctx, pr)
 	if err == nil {
 		return resp.(*http.Response), nil
 	}
@@ -288,7 +297,7 @@ func (u *Upstream) roundTrip(r *http.Request) (*http.Response, error) {
 	case pr.ctx.Err() != nil:
 		return nil, kit.ErrRequestCanceled.Wrap(err)
 	case errors.Is(err, context.DeadlineExceeded):
-		return nil, kit.ErrUpstreamTimeout.Wrap(err) // the retry's own budget
+		return nil, kit.ErrUpstreamTimeout.Wrap(err) // a deadline no layer below translated
 	case errors.Is(err, lb.ErrNoEndpoints):
 		return nil, ErrUpstreamUnavailable.Wrap(err)
 	}
@@ -317,6 +326,42 @@ func readProxyBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// retryWithCallback is go-kit's lb.RetryWithCallback without its
+// goroutine, channels and timer: the same contract (b picks each
+// attempt's endpoint, cb decides after each failure whether another
+// follows, the failures are returned as an lb.RetryError) with the
+// attempts run one after the other on the caller's goroutine. go-kit runs
+// each attempt on a goroutine of its own so that it can give up on one at
+// its overall timeout while the attempt still runs; here every attempt
+// already ends by its breaker's deadline (kit.Breaker gives run a ctx
+// with it and returns only once run has), the caller waits for the
+// response anyway, and cb stops after Attempts, so that timeout could
+// never fire first. Dropping it saves a goroutine, two channels and a
+// timer per request.
+func retryWithCallback(b lb.Balancer, cb lb.Callback) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		var final lb.RetryError
+		for i := 1; ; i++ {
+			e, err := b.Endpoint()
+			if err == nil {
+				var response any
+				if response, err = e(ctx, request); err == nil {
+					return response, nil
+				}
+			}
+			final.RawErrors = append(final.RawErrors, err)
+			keepTrying, replacement := cb(i, err)
+			if replacement != nil {
+				err = replacement
+			}
+			if !keepTrying {
+				final.Final = err
+				return nil, final
+			}
+		}
+	}
+}
+
 // proxyRequest is what an instance's endpoint takes: one client request,
 // sent to one instance per attempt. It is also the lb.Balancer of its own
 // attempts.
@@ -327,7 +372,7 @@ type proxyRequest struct {
 	body      []byte          // a retryable request's body; nil when it streams
 	retryable bool
 	first     uint64 // round-robin position of the first attempt
-	picks     uint64 // instances picked so far; only the retry goroutine, one attempt at a time, touches it
+	picks     uint64 // instances picked so far; only the request's goroutine, one attempt at a time, touches it
 }
 
 // Endpoint implements lb.Balancer: the instance after the one tried last.
@@ -500,21 +545,44 @@ func (e *statusError) Unwrap() error { return errUpstreamStatus }
 // countAttempts counts each attempt at one instance by its HTTP status, or
 // its error code when no answer came (circuit_open, upstream_timeout …).
 func countAttempts(codes *prometheus.CounterVec) endpoint.Middleware {
+	c := &attemptCounters{vec: codes}
 	return func(next endpoint.Endpoint) endpoint.Endpoint {
 		return func(ctx context.Context, request any) (any, error) {
 			resp, err := next(ctx, request)
 			var se *statusError
 			switch {
 			case err == nil:
-				codes.WithLabelValues(statusLabel(resp.(*http.Response).StatusCode)).Inc()
+				c.status(resp.(*http.Response).StatusCode).Inc()
 			case errors.As(err, &se):
-				codes.WithLabelValues(statusLabel(se.resp.StatusCode)).Inc()
+				c.status(se.resp.StatusCode).Inc()
 			default:
 				codes.WithLabelValues(errs.As(err).Code).Inc()
 			}
 			return resp, err
 		}
 	}
+}
+
+// attemptCounters keeps the counter of each status an instance answered
+// with, so that an attempt costs an array read instead of WithLabelValues
+// (hashing and looking up the label in the vector, under its lock). A
+// counter is made on the status's first attempt, as WithLabelValues would:
+// no series for a status never seen.
+type attemptCounters struct {
+	vec      *prometheus.CounterVec // curried with service and instance
+	byStatus [len(statusLabels)]atomic.Pointer[prometheus.Counter]
+}
+
+func (c *attemptCounters) status(status int) prometheus.Counter {
+	if status < 0 || status >= len(c.byStatus) {
+		return c.vec.WithLabelValues(statusLabel(status))
+	}
+	if p := c.byStatus[status].Load(); p != nil {
+		return *p
+	}
+	counter := c.vec.WithLabelValues(statusLabels[status]) // the same child however many race here
+	c.byStatus[status].Store(&counter)
+	return counter
 }
 
 // statusLabels are the label values of statuses, made once.

@@ -63,11 +63,21 @@ func (d Decision) WriteHeaders(h http.Header) {
 	if d.Limit <= 0 {
 		return
 	}
-	h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
-	h.Set("RateLimit-Remaining", strconv.Itoa(min(max(d.Remaining, 0), d.Limit)))
-	h.Set("RateLimit-Reset", strconv.FormatInt(ceilSeconds(d.Reset, 0), 10))
+	// What h.Set would do, in one allocation for the values and with the
+	// keys already canonical (http.CanonicalHeaderKey("RateLimit-Limit") is
+	// "Ratelimit-Limit"): this runs on every rate-limited request. Each
+	// header gets its own one-value slice, its capacity capped, so an Add
+	// appends to a copy.
+	v := new([4]string)
+	v[0] = strconv.Itoa(d.Limit)
+	v[1] = strconv.Itoa(min(max(d.Remaining, 0), d.Limit))
+	v[2] = strconv.FormatInt(ceilSeconds(d.Reset, 0), 10)
+	h["Ratelimit-Limit"] = v[0:1:1]
+	h["Ratelimit-Remaining"] = v[1:2:2]
+	h["Ratelimit-Reset"] = v[2:3:3]
 	if !d.Allowed {
-		h.Set("Retry-After", strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10))
+		v[3] = strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10)
+		h["Retry-After"] = v[3:4:4]
 	}
 }
 

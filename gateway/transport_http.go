@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -44,12 +46,13 @@ func MakeHTTPHandler(r *mux.Router, s Service, cfg HTTPConfig) error {
 		logger = log.NewNopLogger()
 	}
 	edge := edgeMiddleware{verifier: cfg.Verifier, limiter: cfg.Limiter, rates: cfg.Rates, trusted: cfg.Trusted, logger: logger}
+	exact := newExactRoutes(r)
 	for _, rt := range Routes {
 		up, ok := cfg.Upstreams[rt.Service]
 		if !ok {
 			return fmt.Errorf("gateway: no upstream for service %q (route %s %s)", rt.Service, rt.Method, rt.Path)
 		}
-		r.Handle(rt.Path, edge.wrap(rt.Access, rt.Class, up)).Methods(rt.Method)
+		exact.handle(rt.Path, edge.wrap(rt.Access, rt.Class, up), rt.Method)
 	}
 
 	dashboard := httptransport.NewServer(
@@ -58,10 +61,87 @@ func MakeHTTPHandler(r *mux.Router, s Service, cfg HTTPConfig) error {
 		httpx.EncodeJSON(http.StatusOK),
 		httpx.ServerOptions(logger)...,
 	)
-	r.Handle(PathDashboard, edge.wrap(User, ClassAnonymous, dashboard)).Methods(http.MethodGet)
-	r.Handle(PathOpenAPI, edge.wrap(Public, ClassAnonymous, OpenAPIHandler())).Methods(http.MethodGet, http.MethodHead)
-	r.Handle(PathDocs, edge.wrap(Public, ClassAnonymous, DocsHandler())).Methods(http.MethodGet, http.MethodHead)
+	exact.handle(PathDashboard, edge.wrap(User, ClassAnonymous, dashboard), http.MethodGet)
+	exact.handle(PathOpenAPI, edge.wrap(Public, ClassAnonymous, OpenAPIHandler()), http.MethodGet, http.MethodHead)
+	exact.handle(PathDocs, edge.wrap(Public, ClassAnonymous, DocsHandler()), http.MethodGet, http.MethodHead)
+	exact.verify()
 	return nil
+}
+
+// exactRoutes finds the route of a request whose path has no variables
+// with one map lookup, as a gorilla/mux matcher registered ahead of the
+// routes themselves: mux alone tries each route's regexp in turn, about
+// thirty for a path late in Routes. It answers only for a path and method
+// mux would send to the same route (verify checks each against mux
+// itself), and falls through for anything else: a known path with another
+// method, a path with variables, an unknown path, all of which the routes
+// still answer, with their 404s, 405s and Allow headers.
+type exactRoutes struct {
+	router *mux.Router
+	self   *mux.Route                       // the matcher's own route
+	routes map[string]map[string]exactRoute // path → method → route
+	off    bool                             // while verify asks mux alone; never while serving
+}
+
+type exactRoute struct {
+	route   *mux.Route
+	handler http.Handler
+}
+
+// newExactRoutes registers the matcher on r, ahead of the routes handle
+// adds after it.
+func newExactRoutes(r *mux.Router) *exactRoutes {
+	e := &exactRoutes{router: r, routes: map[string]map[string]exactRoute{}}
+	e.self = r.MatcherFunc(e.match)
+	return e
+}
+
+// handle registers h on the router for path and methods, as
+// r.Handle(path, h).Methods(methods...), and in the map when path has no
+// variables.
+func (e *exactRoutes) handle(path string, h http.Handler, methods ...string) {
+	route := e.router.Handle(path, h).Methods(methods...)
+	if strings.ContainsAny(path, "{}") {
+		return
+	}
+	if e.routes[path] == nil {
+		e.routes[path] = map[string]exactRoute{}
+	}
+	for _, m := range methods {
+		if _, dup := e.routes[path][m]; !dup { // mux serves the first of two
+			e.routes[path][m] = exactRoute{route, h}
+		}
+	}
+}
+
+// verify drops every entry mux itself would not send to the same route
+// (one registered earlier that matches the same request wins in mux). Call
+// it once the routes are in, before serving.
+func (e *exactRoutes) verify() {
+	e.off = true
+	defer func() { e.off = false }()
+	for path, byMethod := range e.routes {
+		for method, er := range byMethod {
+			req := &http.Request{Method: method, URL: &url.URL{Path: path}, Host: "gateway", Header: http.Header{}}
+			var m mux.RouteMatch
+			if !e.router.Match(req, &m) || m.MatchErr != nil || m.Route != er.route {
+				delete(byMethod, method)
+			}
+		}
+	}
+}
+
+// match is the mux.MatcherFunc.
+func (e *exactRoutes) match(r *http.Request, m *mux.RouteMatch) bool {
+	if e.off {
+		return false
+	}
+	er, ok := e.routes[r.URL.Path][r.Method]
+	if !ok {
+		return false
+	}
+	m.Handler = er.handler
+	return true
 }
 
 func makeDashboardEndpoint(s Service) endpoint.Endpoint {
@@ -130,13 +210,16 @@ func (m edgeMiddleware) admit(ctx context.Context, w http.ResponseWriter, r *htt
 	if m.limiter == nil {
 		return true
 	}
-	key := "ip:" + m.trusted.ClientIP(r)
+	var key string
 	if c, ok := kit.ClaimsFrom(ctx); ok && class != ClassAuth {
 		class, key = ClassUser, "user:"+c.Subject
 	}
 	rate, ok := m.rates[class]
 	if !ok {
 		return true
+	}
+	if key == "" {
+		key = "ip:" + m.trusted.ClientIP(r) // only when it is the key: parsing the chain costs
 	}
 	d := m.limiter.Allow(ctx, class, rate, key)
 	d.WriteHeaders(w.Header())

@@ -84,7 +84,6 @@ type Upstream struct {
 	health       *healthChecker
 	endpointer   *sd.DefaultEndpointer
 	next         atomic.Uint64 // round-robin position of the next request's first attempt
-	retryTimeout time.Duration
 	retries      prometheus.Counter
 	reg          prometheus.Registerer
 	collector    prometheus.Collector
@@ -127,12 +126,11 @@ func NewUpstream(cfg UpstreamConfig, logger log.Logger, reg prometheus.Registere
 		return nil, fmt.Errorf("upstream %s: no instances", cfg.Service)
 	}
 	u := &Upstream{
-		cfg:          cfg,
-		logger:       log.With(logger, "upstream", cfg.Service),
-		transport:    cfg.Transport,
-		byBase:       make(map[string]*upstreamInstance, len(cfg.Instances)),
-		retryTimeout: time.Duration(cfg.Attempts)*cfg.Breaker.Timeout + time.Second, // a safety net: each attempt has its own
-		reg:          reg,
+		cfg:       cfg,
+		logger:    log.With(logger, "upstream", cfg.Service),
+		transport: cfg.Transport,
+		byBase:    make(map[string]*upstreamInstance, len(cfg.Instances)),
+		reg:       reg,
 	}
 	if u.transport == nil {
 		u.ownTransport = newUpstreamTransport()
@@ -153,7 +151,7 @@ func NewUpstream(cfg UpstreamConfig, logger log.Logger, reg prometheus.Registere
 		// factory below hands out the same endpoint when it comes back.
 		ep := kit.Chain(u.logger, metrics, kit.Spec{
 			Name:    "proxy_" + cfg.Service,
-			Breaker: kit.NewBreaker(in.circuit, cfg.Breaker),
+			Breaker: kit.NewSyncBreaker(in.circuit, cfg.Breaker),
 		})(u.attemptEndpoint(in))
 		counted := attempts.MustCurryWith(prometheus.Labels{"service": cfg.Service, "instance": in.host})
 		in.endpoint = countAttempts(counted)(ep)

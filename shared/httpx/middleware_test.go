@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-kit/log"
 	"github.com/google/uuid"
 
 	"github.com/azora-os/azora/shared/httpx"
@@ -107,6 +108,46 @@ func TestSecurityHeaders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStackHeadersAreCanonicalAndIndependent checks what the stack's
+// headers look like to a handler: stored under their canonical keys, as
+// Header.Set would store them (a handler's Set or Del replaces them), one
+// value each, and each its own slice, so a handler adding a value to one
+// neither changes another nor another response's.
+func TestStackHeadersAreCanonicalAndIndependent(t *testing.T) {
+	keys := []string{"X-Request-Id", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
+		"Content-Security-Policy", "Cache-Control", "Cross-Origin-Resource-Policy"}
+	h := httpx.Stack(log.NewNopLogger(), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		for _, k := range keys {
+			if k != http.CanonicalHeaderKey(k) {
+				t.Fatalf("test key %q is not canonical", k)
+			}
+			if v := w.Header()[k]; len(v) != 1 || v[0] == "" {
+				t.Errorf("handler sees %s = %q under its canonical key, want one value", k, v)
+			}
+		}
+		w.Header().Add("X-Content-Type-Options", "added")
+		w.Header().Add("Cache-Control", "private")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	for i := range 2 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/ok", nil))
+		got := rec.Header()
+		if v := got["X-Content-Type-Options"]; len(v) != 2 || v[0] != "nosniff" || v[1] != "added" {
+			t.Errorf("response %d: X-Content-Type-Options = %q, want [nosniff added]", i, v)
+		}
+		if v := got["X-Frame-Options"]; len(v) != 1 || v[0] != "DENY" {
+			t.Errorf("response %d: X-Frame-Options = %q, want [DENY] (the Add beside it must not touch it)", i, v)
+		}
+		if v := got["Referrer-Policy"]; len(v) != 1 || v[0] != "no-referrer" {
+			t.Errorf("response %d: Referrer-Policy = %q, want [no-referrer] (the Add beside it must not touch it)", i, v)
+		}
+		if v := got["Cache-Control"]; len(v) != 2 || v[0] != "no-store" || v[1] != "private" {
+			t.Errorf("response %d: Cache-Control = %q, want [no-store private]", i, v)
+		}
 	}
 }
 
