@@ -115,6 +115,8 @@ func AccessLog(logger log.Logger) func(http.Handler) http.Handler {
 				l := info
 				if status >= 500 {
 					l = fault
+				} else if !logging.Enabled(logging.Info) {
+					return // LOG_LEVEL above info: the filter would drop this line
 				}
 				l = logging.With(r.Context(), l)
 				kv := make([]any, 0, 16)

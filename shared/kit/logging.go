@@ -32,11 +32,15 @@ func logCalls(logger log.Logger, name string, faultLevel func(log.Logger) log.Lo
 	return func(next endpoint.Endpoint) endpoint.Endpoint {
 		return func(ctx context.Context, request any) (response any, err error) {
 			defer func(begin time.Time) {
+				fault := errs.IsServerFault(err)
+				if !fault && !logging.Enabled(logging.Debug) {
+					return // a debug line the filter would drop; building it costs µs
+				}
 				l := log.With(logging.With(ctx, logger), "endpoint", name, "duration", time.Since(begin))
 				switch {
 				case err == nil:
 					_ = level.Debug(l).Log("msg", "endpoint succeeded")
-				case errs.IsServerFault(err):
+				case fault:
 					// err.Error() of an *errs.Error already includes its cause
 					// chain; the client only ever sees the safe message.
 					_ = faultLevel(l).Log("msg", "endpoint failed", "code", errs.As(err).Code, "err", err)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -40,7 +41,45 @@ func New(w io.Writer, format, lvl string) (log.Logger, error) {
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", lvl)
 	}
 	l = level.NewFilter(l, opt)
+	allow(lvl)
 	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), nil
+}
+
+// Levels, most verbose first, for Enabled.
+const (
+	Debug = iota
+	Info
+	Warn
+	Error
+)
+
+// verbosity is the most verbose level any logger New made allows (-1:
+// New has not been called, so everything counts as enabled).
+var verbosity atomic.Int32
+
+func init() { verbosity.Store(-1) }
+
+func allow(lvl string) {
+	v := int32(map[string]int{"debug": Debug, "info": Info, "": Info, "warn": Warn, "error": Error}[lvl])
+	for {
+		cur := verbosity.Load()
+		if cur != -1 && cur <= v {
+			return
+		}
+		if verbosity.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+// Enabled reports whether a line at lvl (Debug … Error) can be written by
+// some logger of this process. Hot paths check it before building a line a
+// level filter would drop anyway: go-kit computes the timestamp and the
+// caller (runtime.Caller) of every line before its filter looks at the
+// level, which costs microseconds per request.
+func Enabled(lvl int) bool {
+	v := verbosity.Load()
+	return v == -1 || int32(lvl) >= v
 }
 
 type ctxKey struct{}

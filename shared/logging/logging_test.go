@@ -50,3 +50,26 @@ func TestNewRejectsUnknownFormatAndLevel(t *testing.T) {
 		t.Error("level loud: got nil error")
 	}
 }
+
+func TestEnabledFollowsTheMostVerboseLogger(t *testing.T) {
+	defer verbosity.Store(verbosity.Load())
+	verbosity.Store(-1)
+	if !Enabled(Debug) {
+		t.Fatal("before any logger exists every level must count as enabled")
+	}
+	if _, err := New(&bytes.Buffer{}, "json", "warn"); err != nil {
+		t.Fatal(err)
+	}
+	if Enabled(Debug) || Enabled(Info) || !Enabled(Warn) || !Enabled(Error) {
+		t.Errorf("with one warn logger: debug %v info %v warn %v error %v", Enabled(Debug), Enabled(Info), Enabled(Warn), Enabled(Error))
+	}
+	if _, err := New(&bytes.Buffer{}, "json", "debug"); err != nil {
+		t.Fatal(err)
+	}
+	if !Enabled(Debug) {
+		t.Error("a debug logger must enable debug lines")
+	}
+	if _, err := New(&bytes.Buffer{}, "json", "error"); err != nil || !Enabled(Debug) {
+		t.Errorf("a later, quieter logger must not silence the debug one (err %v)", err)
+	}
+}
