@@ -174,17 +174,8 @@ type tokenClaims struct {
 // (internal) when the active key cannot be opened; internal for claims
 // without a subject or living longer than AccessTTL; invalid_key_config.
 func (m *KeyManager) Sign(ctx context.Context, c AccessClaims) (string, error) {
-	k, now, err := m.activeKey(ctx)
+	k, err := m.stamp(ctx, c.Subject, &c.IssuedAt, &c.ExpiresAt)
 	if err != nil {
-		return "", err
-	}
-	if c.IssuedAt.IsZero() {
-		c.IssuedAt = now
-	}
-	if c.ExpiresAt.IsZero() {
-		c.ExpiresAt = c.IssuedAt.Add(m.cfg.AccessTTL)
-	}
-	if err := m.checkClaims(c.Subject, c.IssuedAt, c.ExpiresAt); err != nil {
 		return "", err
 	}
 	claims := tokenClaims{
@@ -210,6 +201,26 @@ func (m *KeyManager) Sign(ctx context.Context, c AccessClaims) (string, error) {
 
 // activeKey returns the key that signs now, and now. Errors:
 // invalid_key_config, no_signing_key, signing_key_unreadable, the store's.
+// stamp returns the key active now for a token about subject, filling a
+// zero *iat with now and a zero *exp with *iat + AccessTTL, and checking
+// the result (checkClaims). Errors: those of activeKey and checkClaims.
+func (m *KeyManager) stamp(ctx context.Context, subject string, iat, exp *time.Time) (*keyEntry, error) {
+	k, now, err := m.activeKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if iat.IsZero() {
+		*iat = now
+	}
+	if exp.IsZero() {
+		*exp = iat.Add(m.cfg.AccessTTL)
+	}
+	if err := m.checkClaims(subject, *iat, *exp); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
 func (m *KeyManager) activeKey(ctx context.Context) (*keyEntry, time.Time, error) {
 	if m.cfgErr != nil {
 		return nil, time.Time{}, m.cfgErr

@@ -33,17 +33,8 @@ type idTokenClaims struct {
 // in Sign. Errors: those of Sign, and internal for claims without an
 // audience.
 func (m *KeyManager) SignIDToken(ctx context.Context, c IDTokenClaims) (string, error) {
-	k, now, err := m.activeKey(ctx)
+	k, err := m.stamp(ctx, c.Subject, &c.IssuedAt, &c.ExpiresAt)
 	if err != nil {
-		return "", err
-	}
-	if c.IssuedAt.IsZero() {
-		c.IssuedAt = now
-	}
-	if c.ExpiresAt.IsZero() {
-		c.ExpiresAt = c.IssuedAt.Add(m.cfg.AccessTTL)
-	}
-	if err := m.checkClaims(c.Subject, c.IssuedAt, c.ExpiresAt); err != nil {
 		return "", err
 	}
 	if c.Audience == "" {

@@ -177,12 +177,19 @@ func clientAuth(r *http.Request, form url.Values) (ClientAuth, error) {
 	return ClientAuth{ID: id, Secret: secret}, nil
 }
 
-func decodeTokenRequest(_ context.Context, r *http.Request) (any, error) {
+// clientForm reads an OAuth form and the client credentials it carries
+// (clientAuth), for the endpoints clients authenticate to.
+func clientForm(r *http.Request) (url.Values, ClientAuth, error) {
 	form, err := oauthForm(r)
 	if err != nil {
-		return nil, err
+		return nil, ClientAuth{}, err
 	}
 	client, err := clientAuth(r, form)
+	return form, client, err
+}
+
+func decodeTokenRequest(_ context.Context, r *http.Request) (any, error) {
+	form, client, err := clientForm(r)
 	if err != nil {
 		return nil, err
 	}
@@ -194,11 +201,7 @@ func decodeTokenRequest(_ context.Context, r *http.Request) (any, error) {
 }
 
 func decodeClientTokenRequest(_ context.Context, r *http.Request) (any, error) {
-	form, err := oauthForm(r)
-	if err != nil {
-		return nil, err
-	}
-	client, err := clientAuth(r, form)
+	form, client, err := clientForm(r)
 	if err != nil {
 		return nil, err
 	}

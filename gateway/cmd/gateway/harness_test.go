@@ -177,15 +177,17 @@ func (p *proc) Kill() {
 	<-done
 }
 
+// lockedWriter serialises writes to w (a process's stdout and stderr) with
+// the reads the test makes under the same mutex.
 type lockedWriter struct {
 	mu *sync.Mutex
-	b  *bytes.Buffer
+	w  io.Writer
 }
 
 func (w lockedWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.b.Write(p)
+	return w.w.Write(p)
 }
 
 // freeAddr returns a loopback address whose port was free a moment ago.

@@ -53,7 +53,7 @@ func startNGINX(t *testing.T, gateways ...string) *edge {
 		"-c", filepath.Join(prefix, "nginx.conf"), "-g", "daemon off;")
 	var logs strings.Builder
 	var mu sync.Mutex
-	cmd.Stdout = lockedStringWriter{&mu, &logs}
+	cmd.Stdout = lockedWriter{&mu, &logs}
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start nginx: %v", err)
@@ -98,17 +98,6 @@ func startNGINX(t *testing.T, gateways ...string) *edge {
 		return resp.StatusCode == http.StatusOK
 	})
 	return e
-}
-
-type lockedStringWriter struct {
-	mu *sync.Mutex
-	b  *strings.Builder
-}
-
-func (w lockedStringWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }
 
 // TestKillingAnInstanceUnderLoad runs NGINX → two gateway replicas → two
