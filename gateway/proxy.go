@@ -22,6 +22,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/azora-os/azora/shared/errs"
 	"github.com/azora-os/azora/shared/httpx"
@@ -44,10 +46,12 @@ type proxy struct {
 // query unchanged, with the instance's Host and these headers set:
 // X-Forwarded-For (the hops trusted lists vouch for, then the peer; from
 // an untrusted peer only the peer), X-Forwarded-Proto and X-Forwarded-Host
-// (believed from trusted peers only) and X-Request-ID (the id the shared
-// stack gave the request). The upstream's answer is streamed back; for the
-// headers the shared stack already set (X-Request-ID, the security headers)
-// the upstream's value replaces the gateway's instead of being added to it.
+// (believed from trusted peers only), X-Request-ID (the id the shared
+// stack gave the request) and the W3C trace context of the request's
+// current span (traceparent, tracestate, baggage). The upstream's answer
+// is streamed back; for the headers the shared stack already set
+// (X-Request-ID, the security headers) the upstream's value replaces the
+// gateway's instead of being added to it.
 // Failures are problems: 502 upstream_unavailable, 503 circuit_open (with
 // Retry-After) or upstream_busy, 504 upstream_timeout, 413
 // payload_too_large.
@@ -90,6 +94,11 @@ func (p *proxy) rewrite(pr *httputil.ProxyRequest) {
 		v[3] = id
 		h["X-Request-Id"] = v[3:4:4]
 	}
+	// The current span (the shared stack's server span, itself the
+	// caller's child) becomes the service's parent. Without a valid span
+	// context nothing is set, and the client's traceparent, if any, passes
+	// through unchanged.
+	otel.GetTextMapPropagator().Inject(in.Context(), propagation.HeaderCarrier(h))
 }
 
 // maxForwardedHops bounds the X-Forwarded-For chain passed on.

@@ -74,6 +74,8 @@ func New(ctx context.Context, cfg Config, out io.Writer, sets ...pg.Migrations) 
 	}()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	httpx.HandleUnmatched(a.Router, a.Logger)
+	// Spans are named by route template, not by path: one name per route.
+	a.Router.Use(httpx.TraceRoute)
 
 	if a.shutdown, err = tracing.Setup(ctx, cfg.Name, cfg.OTLPEndpoint); err != nil {
 		return nil, err

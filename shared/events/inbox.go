@@ -10,6 +10,11 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/azora-os/azora/shared/pg"
 )
@@ -178,7 +183,7 @@ func (r *run) apply(run []item) ([]string, error) {
 			}
 			delete(claimed, it.ev.ID) // a second copy in this run is a duplicate
 			start := time.Now()
-			err := callHandler(ctx, it.h, it.ev)
+			err := consume(ctx, it)
 			r.m.latency(it.ev.Type, time.Since(start))
 			if err != nil {
 				return &runError{index: i, err: err}
@@ -192,6 +197,71 @@ func (r *run) apply(run []item) ([]string, error) {
 		err = &runError{index: -1, err: err}
 	}
 	return outcomes, err
+}
+
+// TracerName is the instrumentation scope of the spans a consumer starts
+// around its handlers.
+const TracerName = "azora/events"
+
+// consume runs it.h in a span "consume <event type>" whose parent
+// is the trace context its message carries (the traceparent Enqueue stored
+// and the relay sent as a Kafka header), so the handler's work, and every
+// event it enqueues, stays in the trace of whatever caused the event. A
+// message without one starts a new trace. The tracer is looked up per
+// event, from the global provider, so a provider installed after the
+// consumer started is used.
+func consume(ctx context.Context, it item) error {
+	ctx = propagation.TraceContext{}.Extract(ctx, headerCarrier(it.m.Headers))
+	ctx, span := otel.Tracer(TracerName).Start(ctx, "consume "+it.ev.Type, trace.WithSpanKind(trace.SpanKindConsumer))
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(
+			attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.message.id", it.ev.ID),
+			attribute.String("azora.event.type", it.ev.Type),
+		)
+		if tp := it.m.TopicPartition; tp.Topic != nil {
+			span.SetAttributes(
+				attribute.String("messaging.destination.name", *tp.Topic),
+				attribute.Int("messaging.destination.partition.id", int(tp.Partition)),
+				attribute.Int64("messaging.kafka.offset", int64(tp.Offset)),
+			)
+		}
+	}
+	err := callHandler(ctx, it.h, it.ev)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return err
+}
+
+// headerCarrier reads a Kafka message's headers as a
+// propagation.TextMapCarrier, for extraction only: Set does nothing. Keys
+// match exactly (Enqueue writes them lower-case); of repeated keys the last
+// wins.
+type headerCarrier []kafka.Header
+
+// Get returns the value of key, or "".
+func (c headerCarrier) Get(key string) string {
+	for i := len(c) - 1; i >= 0; i-- {
+		if c[i].Key == key {
+			return string(c[i].Value)
+		}
+	}
+	return ""
+}
+
+// Set does nothing: a consumed message's headers are not changed.
+func (c headerCarrier) Set(string, string) {}
+
+// Keys returns the header keys.
+func (c headerCarrier) Keys() []string {
+	keys := make([]string, len(c))
+	for i, h := range c {
+		keys[i] = h.Key
+	}
+	return keys
 }
 
 // callHandler turns a handler's panic into its error, so a bug that one

@@ -15,15 +15,17 @@ import (
 )
 
 // Stack wraps h in the middlewares every Azora server runs, outermost
-// first: RequestID, Recover, AccessLog, SecurityHeaders,
+// first: RequestID, Trace, Recover, AccessLog, SecurityHeaders,
 // BodyLimit(MaxBodyBytes). The request id comes first so that every later
-// line and problem names it; Recover sits outside AccessLog so a panic is
-// still logged as one 500 request line.
+// line and problem names it; Trace comes next so that everything after it
+// runs in the request's server span, which sees Recover's 500; Recover sits
+// outside AccessLog so a panic is still logged as one 500 request line.
 func Stack(logger log.Logger, h http.Handler) http.Handler {
 	h = BodyLimit(MaxBodyBytes)(h)
 	h = SecurityHeaders(h)
 	h = AccessLog(logger)(h)
 	h = Recover(logger)(h)
+	h = Trace(h)
 	return RequestID(h)
 }
 
