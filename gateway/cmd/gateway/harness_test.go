@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 // binary returns the path of the named service's binary (auth, education,
-// finance), building all three on first use. They are built with -race
+// finance, gateway), building all four on first use. They are built with -race
 // when the tests are, which reuses the packages the test build compiled.
 func binary(t testing.TB, name string) string {
 	t.Helper()
@@ -60,7 +60,7 @@ func binary(t testing.TB, name string) string {
 		if raceEnabled {
 			args = append(args, "-race")
 		}
-		args = append(args, "./auth/cmd/auth", "./education/cmd/education", "./finance/cmd/finance")
+		args = append(args, "./auth/cmd/auth", "./education/cmd/education", "./finance/cmd/finance", "./gateway/cmd/gateway")
 		cmd := exec.Command("go", args...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
