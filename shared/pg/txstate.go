@@ -64,6 +64,18 @@ func AfterCommit(ctx context.Context, fn func()) bool {
 	return true
 }
 
+// OnCommit runs fn once what ctx has done is committed: after the commit of
+// the transaction ctx carries (AfterCommit), or at once when it carries
+// none begun by Tx (the caller's own work committed before returning). For
+// effects outside the database, such as counting a business metric, that
+// must happen once per committed change and never for a rolled-back or
+// retried attempt.
+func OnCommit(ctx context.Context, fn func()) {
+	if !AfterCommit(ctx, fn) {
+		fn()
+	}
+}
+
 // committed runs the functions registered with AfterCommit.
 func (st *txState) committed() {
 	st.mu.Lock()

@@ -101,3 +101,34 @@ func TestTxStateIsOnlyKnownForTransactionsTxBegan(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestOnCommit(t *testing.T) {
+	db, _ := pgtest.New(t)
+	ctx := context.Background()
+	ran := 0
+	pg.OnCommit(ctx, func() { ran++ })
+	if ran != 1 {
+		t.Fatalf("without a transaction: ran %d times, want at once", ran)
+	}
+
+	ran = 0
+	err := pg.Tx(ctx, db, nil, func(ctx context.Context, _ *sqlx.Tx) error {
+		pg.OnCommit(ctx, func() { ran++ })
+		if ran != 0 {
+			t.Error("ran before the commit")
+		}
+		return nil
+	})
+	if err != nil || ran != 1 {
+		t.Fatalf("after a commit: ran %d times (err %v), want once", ran, err)
+	}
+
+	ran = 0
+	_ = pg.Tx(ctx, db, nil, func(ctx context.Context, _ *sqlx.Tx) error {
+		pg.OnCommit(ctx, func() { ran++ })
+		return errors.New("roll back")
+	})
+	if ran != 0 {
+		t.Fatalf("after a rollback: ran %d times, want never", ran)
+	}
+}

@@ -126,7 +126,7 @@ func run(ctx context.Context, cfg Config, ln net.Listener, out io.Writer) error 
 		auth.WithProto(cfg.TrustedProxies.Proto),
 		auth.WithDiscovery(auth.NewDiscovery(cfg.Issuer).WithOAuth(oauth.Scopes())),
 	}
-	auth.MakeHTTPHandler(auth.MakeEndpoints(svc, a.Logger, m, v), a.Router, a.Logger, cfg.Issuer, opts...)
+	auth.MakeHTTPHandler(auth.MakeEndpoints(auth.Instrument(svc, a.Registry), a.Logger, m, v), a.Router, a.Logger, cfg.Issuer, opts...)
 	auth.MakeOAuthHTTPHandler(auth.MakeOAuthEndpoints(oauth, a.Logger, m, v), a.Router, a.Logger, cfg.Issuer, b.sealer, opts...)
 	return a.Serve(ctx, ln)
 }

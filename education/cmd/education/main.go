@@ -88,7 +88,7 @@ func run(ctx context.Context, cfg Config, ln net.Listener, out io.Writer) error 
 	})
 	a.Go("idempotency janitor", idempotency.Janitor{DB: a.DB, Logger: a.Logger}.Run)
 
-	e := education.MakeEndpoints(svc, a.Logger, kit.NewMetrics(a.Registry, "education"), v)
+	e := education.MakeEndpoints(education.Instrument(svc, a.Registry), a.Logger, kit.NewMetrics(a.Registry, "education"), v)
 	education.MakeHTTPHandler(e, a.Router, a.Logger, education.WithEnrollMiddleware(idempotency.Middleware(a.DB, idempotency.Config{
 		Scope: idempotency.BearerSubject(v), Logger: a.Logger,
 	})))

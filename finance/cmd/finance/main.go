@@ -71,7 +71,7 @@ func newService(cfg Config, a *app.App) *finance.FinanceService {
 		key = stripeMockKey
 	}
 	return finance.NewService(finance.Deps{
-		Ledger:   finance.NewPostgresLedger(a.DB),
+		Ledger:   finance.InstrumentLedger(finance.NewPostgresLedger(a.DB), a.Registry, cfg.DefaultCurrency),
 		Tx:       pg.Transactor{DB: a.DB},
 		Outbox:   events.Enqueue,
 		Payments: finance.NewStripePayments(key, cfg.StripeAPIBase),

@@ -131,4 +131,19 @@ func TestOneTraceFollowsAPaidEnrollment(t *testing.T) {
 			(has(got["education"], "consume azora.finance.payment.failed") || has(got["education"], "consume azora.finance.payment.completed"))
 	})
 	t.Logf("trace %s: %v", traceID, got)
+
+	// The business metrics saw the same journey, once each.
+	if n := metric(t, a.Base, "azora_auth_registrations_total", `role="instructor"`); n != 1 {
+		t.Errorf("instructor registrations = %v, want 1", n)
+	}
+	if n := metric(t, a.Base, "azora_auth_registrations_total", `role="student"`); n != 1 {
+		t.Errorf("student registrations = %v, want 1", n)
+	}
+	if n := metric(t, edu.Base, "azora_education_enrollments_total", `status="pending_payment"`); n != 1 {
+		t.Errorf("pending enrollments = %v, want 1", n)
+	}
+	// The charge failed (an empty wallet), so no money moved.
+	if n := metric(t, fin.Base, "azora_finance_money_moved_total", ""); n != 0 {
+		t.Errorf("money moved = %v, want 0 for a refused charge", n)
+	}
 }
