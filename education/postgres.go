@@ -41,18 +41,33 @@ const (
 // Repository documents, or internal errors.
 type PostgresRepository struct {
 	db           *sqlx.DB
-	searchWindow int // see defaultSearchWindow; tests shrink it
+	read         *sqlx.DB // the catalogue's reads outside a transaction (WithReadReplica)
+	searchWindow int      // see defaultSearchWindow; tests shrink it
 }
 
 var _ Repository = (*PostgresRepository)(nil)
 
 // NewPostgresRepository returns the Repository over db.
 func NewPostgresRepository(db *sqlx.DB) *PostgresRepository {
-	return &PostgresRepository{db: db, searchWindow: defaultSearchWindow}
+	return &PostgresRepository{db: db, read: db, searchWindow: defaultSearchWindow}
+}
+
+// WithReadReplica makes the public catalogue (browse and search) read from
+// read, a pool on a read-only replica (DATABASE_READ_URL), when it runs
+// outside a transaction; everything else stays on the primary. The
+// catalogue may then lag the primary by the replica's delay: a course just
+// published can take that long to be listed, never longer.
+func (r *PostgresRepository) WithReadReplica(read *sqlx.DB) *PostgresRepository {
+	c := *r
+	c.read = read
+	return &c
 }
 
 // q returns what a method queries through: the transaction in ctx, or the pool.
 func (r *PostgresRepository) q(ctx context.Context) sqlx.ExtContext { return pg.Ext(ctx, r.db) }
+
+// readQ is q for the catalogue: the transaction in ctx, or the read pool.
+func (r *PostgresRepository) readQ(ctx context.Context) sqlx.ExtContext { return pg.Ext(ctx, r.read) }
 
 // requireTx returns the transaction in ctx, or an internal error naming op:
 // SELECT … FOR UPDATE in autocommit would release its lock before the

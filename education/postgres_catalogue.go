@@ -106,7 +106,7 @@ func (r *PostgresRepository) Catalogue(ctx context.Context, q string, p page.Req
 	}
 	var rows []courseRow
 	if q = strings.TrimSpace(q); q == "" {
-		err = sqlx.SelectContext(ctx, r.q(ctx), &rows, catalogueBrowse, after.At, after.ID, limit+1)
+		err = sqlx.SelectContext(ctx, r.readQ(ctx), &rows, catalogueBrowse, after.At, after.ID, limit+1)
 	} else {
 		rows, err = r.search(ctx, q, after, limit+1)
 	}
@@ -133,11 +133,11 @@ func (r *PostgresRepository) Catalogue(ctx context.Context, q string, p page.Req
 // are the same rows: the window is the newest courses after the cursor.
 func (r *PostgresRepository) search(ctx context.Context, q string, after timeKey, n int) ([]courseRow, error) {
 	var rows []courseRow
-	err := sqlx.SelectContext(ctx, r.q(ctx), &rows, catalogueSearchRecent, after.At, after.ID, n, q, r.searchWindow)
+	err := sqlx.SelectContext(ctx, r.readQ(ctx), &rows, catalogueSearchRecent, after.At, after.ID, n, q, r.searchWindow)
 	if err != nil || len(rows) == n {
 		return rows, err
 	}
 	rows = nil
-	err = sqlx.SelectContext(ctx, r.q(ctx), &rows, catalogueSearchIndexed, after.At, after.ID, n, q)
+	err = sqlx.SelectContext(ctx, r.readQ(ctx), &rows, catalogueSearchIndexed, after.At, after.ID, n, q)
 	return rows, err
 }

@@ -194,3 +194,34 @@ func TestPostgresSchemaRefusesHalfPrices(t *testing.T) {
 		t.Errorf("zero page request: got %v, want the default page", err)
 	}
 }
+
+// TestPostgresCatalogueReadsTheReplica gives the repository an empty
+// database as its "replica": the public catalogue outside a transaction
+// comes from it, while a transaction still sees the primary.
+func TestPostgresCatalogueReadsTheReplica(t *testing.T) {
+	h, db := newPostgresHarness(t)
+	replica, _ := pgtest.New(t, Migrations, events.Migrations)
+	published := time.Now()
+	repoNewCourse(t, h, "Replicated reads", "Catalogue from a replica", nil, 1, &published)
+
+	if got := repoCataloguePages(t, h, "", 5); len(got) != 1 {
+		t.Fatalf("primary catalogue: %d courses, want 1", len(got))
+	}
+	r := NewPostgresRepository(db).WithReadReplica(replica)
+	if got := repoCataloguePages(t, repoHarness{repo: r, tx: h.tx}, "", 5); len(got) != 0 {
+		t.Fatalf("catalogue with a replica: %d courses, want the replica's 0", len(got))
+	}
+	if got := repoCataloguePages(t, repoHarness{repo: r, tx: h.tx}, "replica", 5); len(got) != 0 {
+		t.Fatalf("search with a replica: %d courses, want the replica's 0", len(got))
+	}
+	err := pg.Tx(context.Background(), db, nil, func(ctx context.Context, _ *sqlx.Tx) error {
+		p, err := r.Catalogue(ctx, "", page.Request{Limit: 5})
+		if err == nil && len(p.Items) != 1 {
+			t.Errorf("catalogue inside a transaction: %d courses, want the primary's 1", len(p.Items))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

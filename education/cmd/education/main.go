@@ -28,6 +28,7 @@ type Config struct {
 	app.Config
 	SealKeys       config.Secret // EDUCATION_SEAL_KEYS "id:base64key,…", or from EDUCATION_SEAL_KEYS_FILE
 	SealKeysFile   string
+	ReadURL        config.Secret // DATABASE_READ_URL: a read-only replica the public catalogue reads; empty = the primary
 	PublicURL      string        // printed on certificates as the verification address
 	PaymentTimeout time.Duration // a pending enrollment is cancelled after this
 	TimeoutEvery   time.Duration // how often pending enrollments are checked
@@ -38,6 +39,7 @@ func loadConfig(r *config.Reader) (Config, error) {
 		Config:         app.LoadConfig(r, "education", ":4002", app.Needs{Postgres: true, Redis: true, Kafka: true, JWKS: true}),
 		SealKeys:       r.OptionalSecret("EDUCATION_SEAL_KEYS"),
 		SealKeysFile:   r.String("EDUCATION_SEAL_KEYS_FILE", ""),
+		ReadURL:        r.SecretURL("DATABASE_READ_URL"),
 		PublicURL:      r.URL("EDUCATION_PUBLIC_URL", "http://127.0.0.1:4002"),
 		PaymentTimeout: r.Duration("EDUCATION_PAYMENT_TIMEOUT", 15*time.Minute),
 		TimeoutEvery:   r.Duration("EDUCATION_TIMEOUT_CHECK_EVERY", 30*time.Second),
@@ -71,8 +73,17 @@ func run(ctx context.Context, cfg Config, ln net.Listener, out io.Writer) error 
 	if err != nil {
 		return err
 	}
+	repo := education.NewPostgresRepository(a.DB)
+	if cfg.ReadURL != "" {
+		read, err := pg.Open(ctx, string(cfg.ReadURL), pg.Pool{})
+		if err != nil {
+			return fmt.Errorf("DATABASE_READ_URL: %w", err)
+		}
+		defer read.Close()
+		repo = repo.WithReadReplica(read)
+	}
 	svc := education.NewService(education.Deps{
-		Repo:   education.NewPostgresRepository(a.DB),
+		Repo:   repo,
 		Tx:     pg.Transactor{DB: a.DB},
 		Outbox: events.Enqueue,
 		Signer: signer,
