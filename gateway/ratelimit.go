@@ -25,6 +25,9 @@ const (
 	// failed. go-redis's own timeouts are a second or more, far too long to
 	// hold a request for a rate limit.
 	rateRedisTimeout = 150 * time.Millisecond
+	// rateDownAfter is how many Redis calls must fail in a row before the
+	// limiter takes Redis for down.
+	rateDownAfter = 2
 	// rateProbeEvery is how often a Redis that failed is tried again.
 	rateProbeEvery = time.Second
 	// A lease's tokens are void after the time the bucket takes to emit
@@ -119,8 +122,10 @@ func ceilSeconds(d time.Duration, floor int64) int64 {
 // costs no Redis call either. One Redis call per key is in flight per
 // replica; other requests for the key wait for its answer.
 //
-// Redis down: when a call fails or takes longer than 50 ms the limiter
-// fails soft. Each replica then enforces the same Rate alone, with a GCRA
+// Redis down: a call that fails or takes longer than rateRedisTimeout is
+// decided locally (below); two such calls in a row, and the limiter takes
+// Redis for down, so that one slow answer under load does not switch the
+// whole replica to local limits. While Redis is down the limiter fails soft. Each replica then enforces the same Rate alone, with a GCRA
 // bucket per key in its own memory, so N replicas admit up to N times the
 // limit while Redis is away: availability over strictness (auth's own
 // brute-force limits still apply behind the gateway). The outage is logged
@@ -137,6 +142,7 @@ type Limiter struct {
 	shards [rateShards]rateShard
 
 	down      atomic.Bool
+	streak    atomic.Int32 // Redis calls failed in a row
 	downSince atomic.Int64 // unix nanoseconds
 	nextProbe atomic.Int64 // unix nanoseconds
 
@@ -326,6 +332,9 @@ func (l *Limiter) claimProbe(now time.Time) bool {
 // failed records a failed Redis call, logging the start of an outage once.
 func (l *Limiter) failed(now time.Time, err error) {
 	l.failures.Inc()
+	if l.streak.Add(1) < rateDownAfter && !l.down.Load() {
+		return // one failure alone may be a slow moment: this request was decided locally
+	}
 	l.nextProbe.Store(now.Add(rateProbeEvery).UnixNano())
 	if l.down.CompareAndSwap(false, true) {
 		l.downSince.Store(now.UnixNano())
@@ -335,6 +344,7 @@ func (l *Limiter) failed(now time.Time, err error) {
 
 // answered records a Redis answer, logging the end of an outage once.
 func (l *Limiter) answered(now time.Time) {
+	l.streak.Store(0)
 	if l.down.Load() && l.down.CompareAndSwap(true, false) {
 		level.Info(l.logger).Log("msg", "rate limiter: Redis answers again; limits are shared again",
 			"outage", now.Sub(time.Unix(0, l.downSince.Load())).String())

@@ -357,15 +357,15 @@ func TestLimiterFailsSoftWhenRedisIsDown(t *testing.T) {
 			if d.Allowed || !d.Local || d.RetryAfter <= 0 {
 				t.Errorf("request 4: got %+v, want refused locally with RetryAfter > 0", d)
 			}
-			if calls, local := rlCount(l.calls), rlCount(l.local); calls != 1 || local != 4 {
-				t.Errorf("got %d Redis calls and %d local decisions, want 1 call (no probe within a second) and 4", calls, local)
+			if calls, local := rlCount(l.calls), rlCount(l.local); calls != rateDownAfter || local != 4 {
+				t.Errorf("got %d Redis calls and %d local decisions, want %d calls (failures in a row until Redis is taken for down, then no probe within a second) and 4", calls, local, rateDownAfter)
 			}
 			clock.add(rateProbeEvery)
 			if d := l.Allow(ctx, ClassAnonymous, three, "ip:192.0.2.1"); !d.Allowed || !d.Local {
 				t.Errorf("after a second: got %+v, want allowed locally", d)
 			}
-			if calls, failures := rlCount(l.calls), rlCount(l.failures); calls != 2 || failures != 2 {
-				t.Errorf("after a second: got %d calls, %d failures; want a probe: 2 and 2", calls, failures)
+			if calls, failures := rlCount(l.calls), rlCount(l.failures); calls != rateDownAfter+1 || failures != rateDownAfter+1 {
+				t.Errorf("after a second: got %d calls, %d failures; want a probe: %d and %d", calls, failures, rateDownAfter+1, rateDownAfter+1)
 			}
 			if n := logs.count("Redis unavailable"); n != 1 {
 				t.Errorf("outage logged %d times, want once", n)
@@ -445,9 +445,25 @@ func TestLimiterRecoversWhenRedisAnswersAgain(t *testing.T) {
 	if d := l.Allow(ctx, ClassUser, rate, "user:a"); !d.Allowed || d.Local {
 		t.Fatalf("Redis up: got %+v, want allowed from Redis", d)
 	}
+	// One failed call is decided locally, but does not make Redis down:
+	// the next request asks Redis again.
 	p.stop()
 	if d := l.Allow(ctx, ClassUser, rate, "user:b"); !d.Allowed || !d.Local {
 		t.Fatalf("Redis gone: got %+v, want allowed locally", d)
+	}
+	p.start()
+	if d := l.Allow(ctx, ClassUser, rate, "user:c"); d.Local {
+		t.Errorf("after a single failure: got %+v, want Redis asked again", d)
+	}
+	if n := logs.count("Redis unavailable"); n != 0 {
+		t.Errorf("a single failure logged an outage %d times", n)
+	}
+	// Failures in a row make it down until a probe succeeds.
+	p.stop()
+	for i := range rateDownAfter {
+		if d := l.Allow(ctx, ClassUser, rate, fmt.Sprintf("user:d%d", i)); !d.Allowed || !d.Local {
+			t.Fatalf("Redis gone, request %d: got %+v, want allowed locally", i+1, d)
+		}
 	}
 	p.start()
 	if d := l.Allow(ctx, ClassUser, rate, "user:b"); !d.Local {
