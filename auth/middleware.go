@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/pg"
 )
 
@@ -13,14 +14,9 @@ import (
 // the role chosen at registration: student or instructor). Every other
 // method passes through.
 func Instrument(s Service, reg prometheus.Registerer) Service {
-	registrations := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "azora_auth_registrations_total",
-		Help: "Accounts registered, by the role chosen at registration.",
-	}, []string{"role"})
-	reg.MustRegister(registrations)
-	for _, r := range []string{RoleStudent, RoleInstructor} {
-		registrations.WithLabelValues(r) // a series from the start, so rates work from zero
-	}
+	registrations := kit.Counter(reg, "azora_auth_registrations_total",
+		"Accounts registered, by the role chosen at registration.", []string{"role"},
+		[]string{RoleStudent}, []string{RoleInstructor})
 	return instrumented{Service: s, registrations: registrations}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/pg"
 )
 
@@ -14,14 +15,9 @@ import (
 // for a paid one), counted once its transaction has committed. Every other
 // method passes through.
 func Instrument(s Service, reg prometheus.Registerer) Service {
-	enrollments := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "azora_education_enrollments_total",
-		Help: "Enrollments created, by the status they started in.",
-	}, []string{"status"})
-	reg.MustRegister(enrollments)
-	for _, st := range []string{EnrollmentActive, EnrollmentPending} {
-		enrollments.WithLabelValues(st) // a series from the start, so rates work from zero
-	}
+	enrollments := kit.Counter(reg, "azora_education_enrollments_total",
+		"Enrollments created, by the status they started in.", []string{"status"},
+		[]string{EnrollmentActive}, []string{EnrollmentPending})
 	return instrumented{Service: s, enrollments: enrollments}
 }
 

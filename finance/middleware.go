@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/pg"
 )
 
@@ -18,16 +19,15 @@ import (
 // platform's default currency) exist from the start, so rates work from
 // zero.
 func InstrumentLedger(l Ledger, reg prometheus.Registerer, currencies ...string) Ledger {
-	moved := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "azora_finance_money_moved_total",
-		Help: "Money moved by committed ledger transactions, in minor units, by currency and transaction kind.",
-	}, []string{"currency", "kind"})
-	reg.MustRegister(moved)
+	var initial [][]string
 	for _, c := range currencies {
 		for _, k := range []string{TxTransfer, TxTopup, TxTopupRefund, TxEnrollmentCharge, TxEnrollmentRefund, TxReward} {
-			moved.WithLabelValues(c, k)
+			initial = append(initial, []string{c, k})
 		}
 	}
+	moved := kit.Counter(reg, "azora_finance_money_moved_total",
+		"Money moved by committed ledger transactions, in minor units, by currency and transaction kind.",
+		[]string{"currency", "kind"}, initial...)
 	return instrumentedLedger{Ledger: l, moved: moved}
 }
 

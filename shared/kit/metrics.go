@@ -49,6 +49,18 @@ func NewMetrics(reg prometheus.Registerer, service string) *Metrics {
 	return m
 }
 
+// Counter registers with reg (or finds there) a counter vector of business
+// events — registrations, enrollments, money moved — and creates the series
+// of each label-value tuple in initial up front, so that rates and
+// dashboards work from zero before the first event.
+func Counter(reg prometheus.Registerer, name, help string, labels []string, initial ...[]string) *prometheus.CounterVec {
+	c := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels))
+	for _, values := range initial {
+		c.WithLabelValues(values...)
+	}
+	return c
+}
+
 // register registers c with reg, or returns the identical collector reg
 // already holds.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {

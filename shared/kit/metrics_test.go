@@ -57,3 +57,16 @@ azora_endpoint_requests_total{endpoint="login",outcome="ok",service="auth"} 2
 		t.Error(err)
 	}
 }
+
+func TestCounterCreatesInitialSeriesOnce(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := kit.Counter(reg, "azora_test_events_total", "Test events.", []string{"kind"}, []string{"a"}, []string{"b"})
+	if n := testutil.CollectAndCount(c); n != 2 {
+		t.Fatalf("%d series before any event, want the 2 initial ones", n)
+	}
+	again := kit.Counter(reg, "azora_test_events_total", "Test events.", []string{"kind"})
+	again.WithLabelValues("a").Inc()
+	if v := testutil.ToFloat64(c.WithLabelValues("a")); v != 1 {
+		t.Errorf("a second Counter of the same name counts elsewhere: %v", v)
+	}
+}
