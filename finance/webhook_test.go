@@ -176,3 +176,33 @@ func TestSignPayloadIsStripesScheme(t *testing.T) {
 		t.Errorf("got %v for stripe-go's header %q, want it accepted", err, theirs.Header)
 	}
 }
+
+// TestWebhookToleranceCountsWholeSeconds: Stripe's timestamp is in whole
+// seconds, so the window is too. A delivery signed 300 s ago by the second
+// is accepted even when the verifying clock is 999 ms into the next
+// second (it used to be refused as 300.999 s old, a flake under load);
+// 301 s is refused however the milliseconds fall.
+func TestWebhookToleranceCountsWholeSeconds(t *testing.T) {
+	body := stripeEventBody("payment_intent.succeeded", "pi_A", 1999, "usd", "")
+	base := time.Unix(1_800_000_000, 0)
+	for _, tc := range []struct {
+		signedAgo time.Duration
+		clockMs   int64
+		ok        bool
+	}{
+		{300 * time.Second, 999, true},
+		{300 * time.Second, 0, true},
+		{301 * time.Second, 0, false},
+		{301 * time.Second, 999, false},
+	} {
+		now := base.Add(time.Duration(tc.clockMs) * time.Millisecond)
+		v := NewWebhookVerifier([]string{webhookSecret}, 300*time.Second, func() time.Time { return now })
+		got, err := v.Parse(body, SignPayload(webhookSecret, body, base.Add(-tc.signedAgo)))
+		switch {
+		case tc.ok && (err != nil || got.PaymentIntentID != "pi_A"):
+			t.Errorf("signed %v ago, clock +%d ms: got %+v, %v; want accepted", tc.signedAgo, tc.clockMs, got, err)
+		case !tc.ok && !errors.Is(err, errInvalidSignature):
+			t.Errorf("signed %v ago, clock +%d ms: got %v, want invalid_signature", tc.signedAgo, tc.clockMs, err)
+		}
+	}
+}
