@@ -474,24 +474,10 @@ func upstreamCounters(reg prometheus.Registerer) (attempts, retries *prometheus.
 		Help: "Requests sent again to another instance after an attempt failed, by service.",
 	}, []string{"service"})
 	if reg != nil {
-		attempts = registerOrReuse(reg, attempts)
-		retries = registerOrReuse(reg, retries)
+		attempts = kit.MustRegister(reg, attempts)
+		retries = kit.MustRegister(reg, retries)
 	}
 	return attempts, retries
-}
-
-// registerOrReuse registers c with reg or returns the identical collector
-// reg already holds; any other failure is a programming error.
-func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err)
-	}
-	return c
 }
 
 // upstreamCollector reports, at scrape time, each instance's health and

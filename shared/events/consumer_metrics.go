@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/azora-os/azora/shared/kit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -39,9 +40,9 @@ func newConsumerMetrics(reg prometheus.Registerer, group string) (*consumerMetri
 	}
 	reg = prometheus.WrapRegistererWith(prometheus.Labels{"consumer": group}, reg)
 	var err1, err2, err3 error
-	m.processed, err1 = register(reg, m.processed)
-	m.handler, err2 = register(reg, m.handler)
-	m.lagGauge, err3 = register(reg, m.lagGauge)
+	m.processed, err1 = kit.Register(reg, m.processed)
+	m.handler, err2 = kit.Register(reg, m.handler)
+	m.lagGauge, err3 = kit.Register(reg, m.lagGauge)
 	return m, errors.Join(err1, err2, err3)
 }
 

@@ -1,8 +1,7 @@
 package events
 
 import (
-	"errors"
-
+	"github.com/azora-os/azora/shared/kit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -44,34 +43,18 @@ func newRelayMetrics(reg prometheus.Registerer) (*relayMetrics, error) {
 		return m, nil
 	}
 	var err error
-	m.published, err = register(reg, m.published)
+	m.published, err = kit.Register(reg, m.published)
 	if err == nil {
-		m.failed, err = register(reg, m.failed)
+		m.failed, err = kit.Register(reg, m.failed)
 	}
 	if err == nil {
-		m.backlog, err = register(reg, m.backlog)
+		m.backlog, err = kit.Register(reg, m.backlog)
 	}
 	if err == nil {
-		m.active, err = register(reg, m.active)
+		m.active, err = kit.Register(reg, m.active)
 	}
 	if err == nil {
-		m.latency, err = register(reg, m.latency)
+		m.latency, err = kit.Register(reg, m.latency)
 	}
 	return m, err
-}
-
-// register adds c to reg, or returns the equal collector already there, so
-// a relay restarted with the same registerer keeps counting on its series.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }

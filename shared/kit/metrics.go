@@ -43,8 +43,8 @@ func NewMetrics(reg prometheus.Registerer, service string) *Metrics {
 		}, labels),
 	}
 	if reg != nil {
-		m.requests = register(reg, m.requests)
-		m.duration = register(reg, m.duration)
+		m.requests = MustRegister(reg, m.requests)
+		m.duration = MustRegister(reg, m.duration)
 	}
 	return m
 }
@@ -54,23 +54,36 @@ func NewMetrics(reg prometheus.Registerer, service string) *Metrics {
 // of each label-value tuple in initial up front, so that rates and
 // dashboards work from zero before the first event.
 func Counter(reg prometheus.Registerer, name, help string, labels []string, initial ...[]string) *prometheus.CounterVec {
-	c := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels))
+	c := MustRegister(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels))
 	for _, values := range initial {
 		c.WithLabelValues(values...)
 	}
 	return c
 }
 
-// register registers c with reg, or returns the identical collector reg
-// already holds.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
+// Register registers c with reg, or returns the equal collector reg
+// already holds, so a component built twice on one registry (a restarted
+// relay, two upstreams of one gateway) keeps counting on the same series.
+// Any other registration error is returned with c.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
 		}
+	}
+	return c, err
+}
+
+// MustRegister is Register for collectors whose registration can fail only
+// by a programming error (a clashing name), which it panics on.
+func MustRegister[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	c, err := Register(reg, c)
+	if err != nil {
 		panic(err)
 	}
 	return c
