@@ -107,13 +107,7 @@ func AccessLog(logger log.Logger) func(http.Handler) http.Handler {
 			rec := &recorder{ResponseWriter: w}
 			completed := false
 			defer func() {
-				status := rec.status
-				if status == 0 {
-					status = http.StatusOK
-					if !completed { // panicking: Recover will answer 500
-						status = http.StatusInternalServerError
-					}
-				}
+				status := rec.final(completed)
 				l := info
 				if status >= 500 {
 					l = fault

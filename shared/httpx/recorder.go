@@ -35,6 +35,19 @@ func (r *recorder) Flush() {
 	_ = http.NewResponseController(r.ResponseWriter).Flush()
 }
 
+// final returns the status the client gets: what the handler wrote, 200
+// when it returned without writing, and 500 when it has not returned
+// (completed false: it is panicking, and Recover answers 500).
+func (r *recorder) final(completed bool) int {
+	switch {
+	case r.status != 0:
+		return r.status
+	case completed:
+		return http.StatusOK
+	}
+	return http.StatusInternalServerError
+}
+
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 

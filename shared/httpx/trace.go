@@ -48,13 +48,7 @@ func Trace(next http.Handler) http.Handler {
 		rec := &recorder{ResponseWriter: w}
 		completed := false
 		defer func() {
-			status := rec.status
-			if status == 0 {
-				status = http.StatusOK
-				if !completed { // panicking: Recover answers 500 or aborts
-					status = http.StatusInternalServerError
-				}
-			}
+			status := rec.final(completed)
 			span.SetAttributes(semconv.HTTPResponseStatusCode(status))
 			if status >= 500 {
 				span.SetStatus(codes.Error, http.StatusText(status))
