@@ -135,16 +135,8 @@ func noteBasicAuth(ctx context.Context, r *http.Request) context.Context {
 // §3.2); parameters in the query are ignored, a repeated one is refused.
 // Errors: invalid_request, payload_too_large.
 func oauthForm(r *http.Request) (url.Values, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, ErrOAuthInvalidRequest.WithMessage("the body must be application/x-www-form-urlencoded")
-	}
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, httpx.ErrPayloadTooLarge
-		}
-		return nil, ErrOAuthInvalidRequest.WithMessage("the body is not a valid form")
+	if err := parseForm(r, "the body"); err != nil {
+		return nil, err
 	}
 	for k, v := range r.PostForm {
 		if len(v) > 1 {
@@ -152,6 +144,24 @@ func oauthForm(r *http.Request) (url.Values, error) {
 		}
 	}
 	return r.PostForm, nil
+}
+
+// parseForm parses r's application/x-www-form-urlencoded body into
+// r.PostForm, what naming it in the messages. Errors: invalid_request,
+// payload_too_large.
+func parseForm(r *http.Request, what string) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return ErrOAuthInvalidRequest.WithMessage("%s must be application/x-www-form-urlencoded", what)
+	}
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return httpx.ErrPayloadTooLarge
+		}
+		return ErrOAuthInvalidRequest.WithMessage("%s cannot be parsed as a form", what)
+	}
+	return nil
 }
 
 // clientAuth reads the client's credentials: HTTP Basic with both parts

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"html/template"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -84,16 +83,8 @@ func stateOf(ctx context.Context) *pageState {
 // CSRF token has been checked against the browser's cookie. Errors:
 // invalid_request, csrf_failed, payload_too_large.
 func (p *pages) decodeSubmit(ctx context.Context, r *http.Request) (any, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, ErrOAuthInvalidRequest.WithMessage("the form must be application/x-www-form-urlencoded")
-	}
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, httpx.ErrPayloadTooLarge
-		}
-		return nil, ErrOAuthInvalidRequest.WithMessage("the form is malformed")
+	if err := parseForm(r, "the form"); err != nil {
+		return nil, err
 	}
 	f := r.PostForm
 	if !p.csrf.valid(stateOf(ctx).cookie, f.Get("csrf_token")) {
