@@ -13,6 +13,8 @@
 #   KAFKA_BROKERS                    real brokers; when unset bin/devkafka runs on KAFKA_DEV_ADDR
 #                                    (default 127.0.0.1:9092)
 #   GATEWAY_/AUTH_/EDUCATION_/FINANCE_HTTP_ADDR   listen addresses (127.0.0.1:4000 … :4003)
+#   GATEWAY_REPLICAS (2)             gateway replicas behind NGINX; replica N ≥ 2 listens on
+#                                    GATEWAY<N>_HTTP_ADDR (default 127.0.0.1:4004, :4005 …)
 #   AUTH_URLS, EDUCATION_URLS, FINANCE_URLS, GATEWAY_URLS, AUTH_JWKS_URL   derived from those
 #   STRIPE_SECRET_KEY                unset: stripe-mock on STRIPE_MOCK_ADDR (127.0.0.1:12111)
 #                                    and STRIPE_API_BASE pointing at it; STRIPE_MOCK=off skips it
@@ -32,12 +34,21 @@ PID_DIR=$RUN_DIR/pids
 BIN_DIR=${AZORA_BIN_DIR:-$AZORA_ROOT/bin}
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 STRIPE_MOCK_VERSION=v0.203.0
-SERVICES=(auth education finance gateway)
+GATEWAY_REPLICAS=${GATEWAY_REPLICAS:-2}
+[[ $GATEWAY_REPLICAS =~ ^[1-9][0-9]?$ ]] || { echo "run: ERROR: GATEWAY_REPLICAS must be 1-99, got '$GATEWAY_REPLICAS'" >&2; exit 1; }
+# The gateway replicas, named gateway, gateway2, gateway3 …: one binary, one address each.
+GATEWAYS=(gateway)
+for ((n = 2; n <= GATEWAY_REPLICAS; n++)); do GATEWAYS+=("gateway$n"); done
+SERVICES=(auth education finance "${GATEWAYS[@]}")
 
 GATEWAY_HTTP_ADDR=${GATEWAY_HTTP_ADDR:-127.0.0.1:4000}
 AUTH_HTTP_ADDR=${AUTH_HTTP_ADDR:-127.0.0.1:4001}
 EDUCATION_HTTP_ADDR=${EDUCATION_HTTP_ADDR:-127.0.0.1:4002}
 FINANCE_HTTP_ADDR=${FINANCE_HTTP_ADDR:-127.0.0.1:4003}
+for ((n = 2; n <= GATEWAY_REPLICAS; n++)); do
+	v=GATEWAY${n}_HTTP_ADDR
+	declare "$v=${!v:-127.0.0.1:$((4002 + n))}"
+done
 KAFKA_DEV_ADDR=${KAFKA_DEV_ADDR:-127.0.0.1:9092}
 STRIPE_MOCK_ADDR=${STRIPE_MOCK_ADDR:-127.0.0.1:12111}
 # stripe-mock also serves HTTPS unless told where; keep that on loopback too, next port up.
@@ -194,7 +205,7 @@ svc_env() {
 	local svc=$1
 	ENV_ARGS=()
 	# The gateway has no database; DATABASE_URL here is the admin URL of the server.
-	[ "$svc" != gateway ] || ENV_ARGS+=(-u DATABASE_URL)
+	[[ $svc != gateway* ]] || ENV_ARGS+=(-u DATABASE_URL)
 	ENV_ARGS+=(HTTP_ADDR="$(addr_of "$svc")" LOG_LEVEL="$LOG_LEVEL" LOG_FORMAT="$LOG_FORMAT"
 		AUTH_JWKS_URL="$AUTH_JWKS_URL")
 	case $svc in
@@ -204,7 +215,7 @@ svc_env() {
 		ENV_ARGS+=(DATABASE_URL="$(db_url finance)" KAFKA_BROKERS="$KAFKA_BROKERS")
 		[ -z "${STRIPE_API_BASE:-}" ] || ENV_ARGS+=(STRIPE_API_BASE="$STRIPE_API_BASE")
 		;;
-	gateway) ENV_ARGS+=(REDIS_URL="$REDIS_URL" AUTH_URLS="$AUTH_URLS" EDUCATION_URLS="$EDUCATION_URLS"
+	gateway*) ENV_ARGS+=(REDIS_URL="$REDIS_URL" AUTH_URLS="$AUTH_URLS" EDUCATION_URLS="$EDUCATION_URLS"
 		FINANCE_URLS="$FINANCE_URLS") ;;
 	esac
 }
@@ -293,7 +304,7 @@ start_services() {
 	local svc
 	for svc in "$@"; do
 		svc_env "$svc"
-		spawn "$svc" env "${ENV_ARGS[@]}" "$BIN_DIR/$svc"
+		spawn "$svc" env "${ENV_ARGS[@]}" "$BIN_DIR/${svc%%[0-9]*}"
 	done
 	for svc in "$@"; do
 		wait_http "$svc" "$(url_of "$(addr_of "$svc")")/readyz"
@@ -319,7 +330,10 @@ export LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=${LOG_FORMAT:-logfmt}
 export AUTH_URLS=${AUTH_URLS:-$(url_of "$AUTH_HTTP_ADDR")}
 export EDUCATION_URLS=${EDUCATION_URLS:-$(url_of "$EDUCATION_HTTP_ADDR")}
 export FINANCE_URLS=${FINANCE_URLS:-$(url_of "$FINANCE_HTTP_ADDR")}
-export GATEWAY_URLS=${GATEWAY_URLS:-$(url_of "$GATEWAY_HTTP_ADDR")}
+if [ -z "${GATEWAY_URLS:-}" ]; then
+	GATEWAY_URLS=$(for g in "${GATEWAYS[@]}"; do url_of "$(addr_of "$g")"; done | paste -sd,)
+fi
+export GATEWAY_URLS
 export AUTH_JWKS_URL=${AUTH_JWKS_URL:-${AUTH_URLS%%,*}/.well-known/jwks.json}
 dev_secrets
 
@@ -331,7 +345,7 @@ migrate
 # auth first: the others fetch its JWKS; the gateway last, in front of all three.
 start_services auth
 start_services education finance
-start_services gateway
+start_services "${GATEWAYS[@]}"
 
 https_port=${NGINX_HTTPS_PORT:-8443}
 # nginx.sh installs nginx when missing (apt), writes the config and checks it; do that in the
@@ -343,9 +357,9 @@ wait_http nginx "https://127.0.0.1:$https_port/readyz"
 {
 	row() { printf '  %-28s %s\n' "$1" "$2"; }
 	echo
-	row "https://localhost:$https_port" "NGINX, TLS 1.3 → gateway (self-signed: curl -k, or trust $AZORA_STATE/certs/localhost.crt)"
+	row "https://localhost:$https_port" "NGINX, TLS 1.3 → ${#GATEWAYS[@]} gateway replica(s) (self-signed: curl -k, or trust $AZORA_STATE/certs/localhost.crt)"
 	row "http://localhost:${NGINX_HTTP_PORT:-8080}" "NGINX, redirects to https"
-	for svc in gateway auth education finance; do
+	for svc in "${GATEWAYS[@]}" auth education finance; do
 		row "$(url_of "$(addr_of "$svc")")" "$svc (/healthz /readyz /metrics)"
 	done
 	row "$KAFKA_BROKERS" "kafka$([ -z "$(pid_of devkafka)" ] || echo " (dev broker)")"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # smoke.sh proves that `make run` works on this machine: it starts scripts/run.sh in the
 # background, waits for "all services ready", then checks
-#   - GET /healthz, /readyz and /metrics answer 200 on gateway, auth, education and finance;
+#   - GET /healthz, /readyz and /metrics answer 200 on both gateway replicas, auth, education and finance;
 #   - NGINX: https://127.0.0.1:<https>/healthz answers 200 over HTTP/2 and TLS 1.3, refuses
 #     TLS 1.2, returns an X-Request-ID and HSTS; http://127.0.0.1:<http>/… answers 301 to the
 #     same path on https;
 # then stops run.sh with SIGTERM and checks it exits 0 and that no process it started (and no
 # Postgres/Redis it started) is still running. Exit status 1 with the reason on any failure.
 #
-# Ports: the defaults (4000-4003, 8080, 8443, 9092, 12111-12112) when all are free, else a free
+# Ports: the defaults (4000-4004, 8080, 8443, 9092, 12111-12112) when all are free, else a free
 # block elsewhere, so it runs beside a `make run` (SMOKE_PORTS=default makes a taken default
 # port an error instead). Logs: .run/smoke/logs/, run.sh's own output in .run/smoke/run.log.
 # SMOKE_TIMEOUT (300) bounds the start-up, `go build` included.
@@ -20,7 +20,7 @@ LOG_PREFIX="smoke:"
 export AZORA_RUN_DIR=${AZORA_RUN_DIR:-$AZORA_STATE/smoke}
 RUN_LOG=$AZORA_RUN_DIR/run.log
 TIMEOUT=${SMOKE_TIMEOUT:-300}
-SERVICES=(gateway auth education finance)
+SERVICES=(gateway gateway2 auth education finance)
 FAILS=0
 RUN_PID=""
 
@@ -31,8 +31,8 @@ fail() {
 ok() { say "ok: $*"; }
 
 # --- ports --------------------------------------------------------------------------------
-names=(GATEWAY AUTH EDUCATION FINANCE NGINX_HTTP NGINX_HTTPS KAFKA STRIPE STRIPE_HTTPS)
-defaults=(4000 4001 4002 4003 8080 8443 9092 12111 12112)
+names=(GATEWAY AUTH EDUCATION FINANCE NGINX_HTTP NGINX_HTTPS KAFKA STRIPE STRIPE_HTTPS GATEWAY2)
+defaults=(4000 4001 4002 4003 8080 8443 9092 12111 12112 4004)
 [ -z "${KAFKA_BROKERS:-}" ] || { unset 'names[6]' 'defaults[6]'; }
 taken=()
 for i in "${!names[@]}"; do
@@ -52,7 +52,7 @@ else
 	done
 	say "default ports in use (${taken[*]}); using $(for n in "${names[@]}"; do printf '%s=%s ' "$n" "${port[$n]}"; done)"
 fi
-export GATEWAY_HTTP_ADDR=127.0.0.1:${port[GATEWAY]} AUTH_HTTP_ADDR=127.0.0.1:${port[AUTH]} \
+export GATEWAY_REPLICAS=2 GATEWAY_HTTP_ADDR=127.0.0.1:${port[GATEWAY]} GATEWAY2_HTTP_ADDR=127.0.0.1:${port[GATEWAY2]} AUTH_HTTP_ADDR=127.0.0.1:${port[AUTH]} \
 	EDUCATION_HTTP_ADDR=127.0.0.1:${port[EDUCATION]} FINANCE_HTTP_ADDR=127.0.0.1:${port[FINANCE]} \
 	NGINX_HTTP_PORT=${port[NGINX_HTTP]} NGINX_HTTPS_PORT=${port[NGINX_HTTPS]} \
 	STRIPE_MOCK_ADDR=127.0.0.1:${port[STRIPE]} STRIPE_MOCK_HTTPS_ADDR=127.0.0.1:${port[STRIPE_HTTPS]}
