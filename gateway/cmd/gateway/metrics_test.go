@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/azora-os/azora/shared/app/apptest"
+	"github.com/azora-os/azora/shared/app/apptest/platform"
 	"github.com/google/uuid"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -203,7 +204,7 @@ func missingMetrics(exprs []string, exported map[string]bool) []string {
 // each target's expr and each query variable's query.
 func dashboardExprs(t *testing.T) []string {
 	t.Helper()
-	root, err := moduleRoot()
+	root, err := platform.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

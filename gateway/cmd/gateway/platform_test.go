@@ -9,59 +9,60 @@ import (
 
 	"github.com/azora-os/azora/finance/stripetest"
 	"github.com/azora-os/azora/shared/app/apptest"
+	"github.com/azora-os/azora/shared/app/apptest/platform"
 	"github.com/azora-os/azora/shared/pg/pgtest"
 )
 
-// platform is the shared part of a test platform's environment: one Redis
+// testbed is the shared part of a test platform's environment: one Redis
 // key space (so revocations reach every service), one kfake cluster, and
 // the issuer every service and the gateway agree on.
-type platform struct {
+type testbed struct {
 	t   *testing.T
 	env map[string]string
 }
 
 const testIssuer = "http://auth.test"
 
-func newPlatform(t *testing.T) *platform {
+func newPlatform(t *testing.T) *testbed {
 	env := apptest.Env(t, apptest.Deps{Redis: true, Kafka: true})
 	env["AUTH_ISSUER"] = testIssuer
-	return &platform{t: t, env: env}
+	return &testbed{t: t, env: env}
 }
 
 // service returns the environment of one service: the platform's plus a
 // database of its own (shared by all instances of the service).
-func (p *platform) service(kv ...string) map[string]string {
+func (p *testbed) service(kv ...string) map[string]string {
 	_, dsn := pgtest.New(p.t)
 	return with(p.env, append([]string{"DATABASE_URL", dsn}, kv...)...)
 }
 
 // startAuth starts one auth process (cheap password hashing: the cost is
 // not what these tests measure).
-func (p *platform) startAuth() *proc {
+func (p *testbed) startAuth() *platform.Proc {
 	env := p.service("AUTH_SEAL_KEYS", sealKey(), "AUTH_ARGON2_TIME", "1", "AUTH_ARGON2_MEMORY_KIB", "8192")
-	a := startProc(p.t, "auth", binary(p.t, "auth"), env)
+	a := platform.StartService(p.t, "auth", env)
 	p.env["AUTH_JWKS_URL"] = a.Base + "/.well-known/jwks.json"
 	return a
 }
 
 // startEducation starts n education processes over one database.
-func (p *platform) startEducation(n int) []*proc {
+func (p *testbed) startEducation(n int) []*platform.Proc {
 	env := p.service("EDUCATION_SEAL_KEYS", sealKey(), "EDUCATION_PUBLIC_URL", "https://azora.test")
-	out := make([]*proc, n)
+	out := make([]*platform.Proc, n)
 	for i := range out {
-		out[i] = startProc(p.t, "education", binary(p.t, "education"), env)
+		out[i] = platform.StartService(p.t, "education", env)
 	}
 	return out
 }
 
-func (p *platform) startFinance() *proc {
+func (p *testbed) startFinance() *platform.Proc {
 	env := p.service("STRIPE_API_BASE", stripetest.Start(p.t), "STRIPE_WEBHOOK_SECRET", "whsec_"+randomHex(16))
-	return startProc(p.t, "finance", binary(p.t, "finance"), env)
+	return platform.StartService(p.t, "finance", env)
 }
 
 // gateway starts an in-process gateway replica in front of the given
 // instances.
-func (p *platform) gateway(authURLs, educationURLs, financeURLs string, kv ...string) string {
+func (p *testbed) gateway(authURLs, educationURLs, financeURLs string, kv ...string) string {
 	env := with(p.env, "AUTH_URLS", authURLs, "EDUCATION_URLS", educationURLs, "FINANCE_URLS", financeURLs,
 		"GATEWAY_HEALTH_INTERVAL", "500ms")
 	return apptest.StartService(p.t, with(env, kv...), loadConfig, run)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/azora-os/azora/shared/app/apptest"
+	"github.com/azora-os/azora/shared/app/apptest/platform"
 )
 
 // otlpReceiver is an OTLP/HTTP trace collector kept in memory: the
@@ -88,7 +89,7 @@ func TestOneTraceFollowsAPaidEnrollment(t *testing.T) {
 	a := p.startAuth()
 	edu := p.startEducation(1)[0]
 	fin := p.startFinance()
-	gw := startProc(t, "gateway", binary(t, "gateway"), with(p.env,
+	gw := platform.StartService(t, "gateway", with(p.env,
 		"AUTH_URLS", a.Base, "EDUCATION_URLS", edu.Base, "FINANCE_URLS", fin.Base))
 	c := apptest.NewClient(gw.Base, "")
 

@@ -33,10 +33,10 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// binary returns the path of a platform binary (auth, education, finance,
+// Binary returns the path of a platform binary (auth, education, finance,
 // gateway, devkafka), building them all on first use — with -race when the
 // tests run with it.
-func binary(t testing.TB, name string) string {
+func Binary(t testing.TB, name string) string {
 	t.Helper()
 	built.once.Do(func() {
 		root, err := ModuleRoot()

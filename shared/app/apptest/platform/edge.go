@@ -26,7 +26,14 @@ type Edge struct {
 	Cert     string       // the certificate's PEM file
 }
 
-func startEdge(t testing.TB, httpsAddr, httpAddr string, gateways []string) *Edge {
+// StartEdge starts NGINX on free loopback ports in front of the gateway
+// replicas (base URLs) and returns once it answers.
+func StartEdge(t testing.TB, gateways ...string) *Edge {
+	t.Helper()
+	return startEdge(t, FreeAddr(t), FreeAddr(t), gateways...)
+}
+
+func startEdge(t testing.TB, httpsAddr, httpAddr string, gateways ...string) *Edge {
 	t.Helper()
 	root, err := ModuleRoot()
 	if err != nil {

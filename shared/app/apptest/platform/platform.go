@@ -77,7 +77,7 @@ func Start(t testing.TB, o Options) *Platform {
 		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir}, nil, redisReady)
 	p.Redis.Start()
 	kafkaAddr := FreeAddr(t)
-	p.Kafka = newProc(t, "kafka", kafkaAddr, binary(t, "devkafka"),
+	p.Kafka = newProc(t, "kafka", kafkaAddr, Binary(t, "devkafka"),
 		[]string{"-addr", kafkaAddr, "-data", filepath.Join(dir, "kafka")}, nil, kafkaReady)
 	p.Kafka.Start()
 	p.StripeURL = stripetest.Start(t)
@@ -99,13 +99,11 @@ func Start(t testing.TB, o Options) *Platform {
 	service := func(name, addr string, kv ...string) *Proc {
 		_, dsn := pgtest.New(t)
 		env := maps.Clone(common)
-		env["DATABASE_URL"], env["HTTP_ADDR"] = dsn, addr
+		env["DATABASE_URL"] = dsn
 		for i := 0; i+1 < len(kv); i += 2 {
 			env[kv[i]] = kv[i+1]
 		}
-		pr := newProc(t, name, addr, binary(t, name), nil, env, httpReady)
-		pr.Base = "http://" + addr
-		return pr
+		return NewService(t, name, addr, env)
 	}
 	// Cheap password hashing: these tests measure flows, not Argon2.
 	p.Auth = service("auth", authAddr, "AUTH_SEAL_KEYS", sealKey(), "AUTH_ARGON2_TIME", "1", "AUTH_ARGON2_MEMORY_KIB", "8192")
@@ -119,17 +117,35 @@ func Start(t testing.TB, o Options) *Platform {
 	for range o.Gateways {
 		addr := FreeAddr(t)
 		env := maps.Clone(common)
-		delete(env, "DATABASE_URL")
-		maps.Copy(env, map[string]string{"HTTP_ADDR": addr, "AUTH_URLS": p.Auth.Base,
+		maps.Copy(env, map[string]string{"AUTH_URLS": p.Auth.Base,
 			"EDUCATION_URLS": p.Education.Base, "FINANCE_URLS": p.Finance.Base, "GATEWAY_HEALTH_INTERVAL": "500ms"})
 		maps.Copy(env, o.Env)
-		g := newProc(t, "gateway", addr, binary(t, "gateway"), nil, env, httpReady)
-		g.Base = "http://" + addr
+		g := NewService(t, "gateway", addr, env)
 		g.Start()
 		p.Gateways = append(p.Gateways, g)
 		gateways = append(gateways, g.Base)
 	}
-	p.NGINX = startEdge(t, edgeHTTPS, edgeHTTP, gateways)
+	p.NGINX = startEdge(t, edgeHTTPS, edgeHTTP, gateways...)
+	return p
+}
+
+// NewService prepares (without starting) an instance of the service binary
+// name (auth, education, finance, gateway) listening on addr, with env plus
+// HTTP_ADDR. It is ready when its /readyz answers 200.
+func NewService(t testing.TB, name, addr string, env map[string]string) *Proc {
+	env = maps.Clone(env)
+	env["HTTP_ADDR"] = addr
+	p := newProc(t, name, addr, Binary(t, name), nil, env, httpReady)
+	p.Base = "http://" + addr
+	return p
+}
+
+// StartService starts an instance of the service binary name on a free
+// loopback port with env and returns once it is ready.
+func StartService(t testing.TB, name string, env map[string]string) *Proc {
+	t.Helper()
+	p := NewService(t, name, FreeAddr(t), env)
+	p.Start()
 	return p
 }
 
