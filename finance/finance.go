@@ -16,11 +16,20 @@ import (
 // Account kinds. A user wallet may never go below zero; platform accounts
 // (one per kind and currency) may: stripe_clearing goes negative by what
 // came in from cards, exactly as a bank's clearing account does.
+//
+// A receivable (one per user and currency, opened on first use) is what
+// the user owes the platform: its balance is at or below zero, never
+// above. It exists because an enrollment refund pays the student in full
+// even when the instructor has already moved the share out of the wallet;
+// the part the wallet cannot cover becomes debt, which the instructor's
+// next earnings pay back first. It has an owner but is not a wallet: no
+// wallet route, look-up or transfer ever sees it.
 const (
-	KindWallet   = "wallet"
-	KindFees     = "platform_fees"
-	KindRewards  = "platform_rewards"
-	KindClearing = "stripe_clearing"
+	KindWallet     = "wallet"
+	KindReceivable = "receivable"
+	KindFees       = "platform_fees"
+	KindRewards    = "platform_rewards"
+	KindClearing   = "stripe_clearing"
 )
 
 // Transaction kinds. References make reactions idempotent: a (kind,
@@ -75,11 +84,12 @@ type Wallet struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// Account is any ledger account: a wallet (UserID set) or a platform one.
+// Account is any ledger account: a wallet or a receivable (UserID set) or
+// a platform one.
 type Account struct {
 	ID       string
 	Kind     string
-	UserID   string // wallets only
+	UserID   string // wallets and receivables only
 	Currency string
 	Balance  int64
 }
@@ -249,10 +259,14 @@ type Reactions interface {
 	OpenDefaultWallet(ctx context.Context, userID string) error
 	// ChargeEnrollment moves the price from the student's wallet to the
 	// instructor's, less the platform fee, keyed on the enrollment id, and
-	// queues payment.completed or payment.failed.
+	// queues payment.completed or payment.failed. While the instructor owes
+	// the platform (a receivable below zero), their share pays that debt
+	// first and only the rest reaches the wallet.
 	ChargeEnrollment(ctx context.Context, enrollmentID, courseID, userID, instructorID string, price Money) error
-	// EnrollmentCancelled refunds a paid charge, or marks the enrollment so
-	// a charge request arriving later is refused.
+	// EnrollmentCancelled refunds a paid charge in full, or marks the
+	// enrollment so a charge request arriving later is refused. The part
+	// of the instructor's share their wallet no longer holds is taken onto
+	// their receivable, so the refund never fails for want of it.
 	EnrollmentCancelled(ctx context.Context, enrollmentID, userID string) error
 	// CourseCompleted pays the learn-to-earn reward once, when configured
 	// and the rewards account can afford it.
@@ -274,12 +288,23 @@ type Ledger interface {
 	// PlatformAccount returns (creating it if needed) the platform account
 	// of kind in currency.
 	PlatformAccount(ctx context.Context, kind, currency string) (Account, error)
+	// Receivable returns the user's receivable in currency (its Balance is
+	// what the user owes, as a number at or below zero) and true, or
+	// (Account{}, false, nil) when the user has none, which means the user
+	// owes nothing in currency. Errors: internal.
+	Receivable(ctx context.Context, userID, currency string) (Account, bool, error)
+	// OpenReceivable returns the user's receivable in currency, creating it
+	// with a zero balance on first use; concurrent first uses create one.
+	// Errors: validation_failed for a user id that is not a UUID or a
+	// currency that is not an ISO 4217 code, internal.
+	OpenReceivable(ctx context.Context, userID, currency string) (Account, error)
 	// Post writes t: it checks that postings balance per currency and match
 	// their accounts' currencies, locks the accounts in id order (so
 	// concurrent posts never deadlock), refuses to take a wallet below zero
-	// (insufficient_funds, nothing written), inserts the transaction and its
-	// postings and updates the balances. A (kind, reference) already posted
-	// returns already_posted.
+	// (insufficient_funds, nothing written) or a receivable above zero
+	// (internal: the caller planned more repayment than the debt), inserts
+	// the transaction and its postings and updates the balances. A (kind,
+	// reference) already posted returns already_posted.
 	Post(ctx context.Context, t Transaction) error
 	// Transaction returns a posted transaction with its postings, found by
 	// kind and reference. Errors: not found as ErrAlreadyPosted's absence:

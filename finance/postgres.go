@@ -23,11 +23,14 @@ var migrationFS embed.FS
 // (the events tables come separately, from events.Migrations).
 var Migrations = pg.Migrations{FS: migrationFS, Dir: "migrations", Table: "schema_migrations"}
 
-// Constraint names of migrations/0002 that errors are mapped by.
+// Constraint names that errors are mapped by: migrations/0002's, and
+// 0003's receivable check (0003 re-creates the balance check under its
+// 0002 name, receivables exempted).
 const (
-	constraintPostingAccount = "postings_account_fk"
-	constraintTopupWallet    = "topups_wallet_fk"
-	constraintBalanceNonNeg  = "accounts_balance_non_negative"
+	constraintPostingAccount   = "postings_account_fk"
+	constraintTopupWallet      = "topups_wallet_fk"
+	constraintBalanceNonNeg    = "accounts_balance_non_negative"
+	constraintReceivableNonPos = "accounts_receivable_non_positive"
 )
 
 // PostgresLedger is the Ledger port over Postgres. Every method joins the
@@ -90,8 +93,9 @@ func checkCurrency(c string) error {
 // that nothing above the adapter sees a *pq.Error: no rows is notFound, a
 // posting or top-up naming a missing account is wallet_not_found, the
 // non-negative balance check is insufficient_funds (Post checks first; this
-// is the backstop), a domain error passes unchanged, and anything else is
-// internal. The cause stays in the chain, so pg.Tx still recognises a
+// is the backstop), the receivable check is internal (repaying more than a
+// debt is the caller's mistake), a domain error passes unchanged, and
+// anything else is internal. The cause stays in the chain, so pg.Tx still recognises a
 // deadlock or serialization failure wrapped here and retries.
 func ledgerErr(err error, op string, notFound error) error {
 	if err == nil {
@@ -107,8 +111,11 @@ func ledgerErr(err error, op string, notFound error) error {
 			return ErrWalletNotFound
 		}
 	case pg.CodeCheckViolation:
-		if pg.Constraint(err) == constraintBalanceNonNeg {
+		switch pg.Constraint(err) {
+		case constraintBalanceNonNeg:
 			return ErrInsufficientFunds
+		case constraintReceivableNonPos:
+			return errs.Internalf(err, "finance: %s: a receivable would go above zero", op)
 		}
 	}
 	var e *errs.Error

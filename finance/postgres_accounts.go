@@ -37,16 +37,18 @@ const accountColumns = `SELECT id, kind, user_id, currency, balance, created_at 
 const insertWallet = `
 INSERT INTO accounts (id, kind, user_id, currency, created_at)
 VALUES ($1, 'wallet', $2, $3, $4)
-ON CONFLICT (user_id, currency) DO NOTHING
+ON CONFLICT (user_id, currency) WHERE kind = 'wallet' DO NOTHING
 RETURNING id, kind, user_id, currency, balance, created_at`
 
-const selectWalletOf = accountColumns + ` WHERE user_id = $1 AND currency = $2`
+// selectWalletOf names the kind: a user's receivable has the same user id
+// and currency, and must never pass for the wallet.
+const selectWalletOf = accountColumns + ` WHERE user_id = $1 AND currency = $2 AND kind = 'wallet'`
 
 // OpenWallet creates userID's wallet in currency with id, created at at
 // (now when zero), unless the user has one in that currency already; it
 // returns the wallet and whether this call created it. Concurrent calls
-// for one user and currency create one wallet: the unique (user_id,
-// currency) constraint decides, and the losers read the winner's. Errors:
+// for one user and currency create one wallet: the unique index on the
+// wallets' (user_id, currency) decides, and the losers read the winner's. Errors:
 // validation_failed for a user id that is not a UUID or a currency that is
 // not an ISO 4217 code, internal (also for an id that is not a UUID).
 func (l *PostgresLedger) OpenWallet(ctx context.Context, id, userID, currency string, at time.Time) (Wallet, bool, error) {
@@ -115,12 +117,12 @@ type walletKey struct {
 }
 
 const selectWallets = accountColumns + `
-WHERE user_id = $1 AND (created_at, id) > ($2, $3)
+WHERE user_id = $1 AND kind = 'wallet' AND (created_at, id) > ($2, $3)
 ORDER BY created_at, id
 LIMIT $4`
 
-// Wallets pages userID's wallets, oldest first; a user id that is not a
-// UUID has none. Errors: invalid_cursor, internal.
+// Wallets pages userID's wallets, oldest first (not the user's
+// receivables); a user id that is not a UUID has none. Errors: invalid_cursor, internal.
 func (l *PostgresLedger) Wallets(ctx context.Context, userID string, p page.Request) (page.Page[Wallet], error) {
 	limit := limitOf(p)
 	k := walletKey{ID: uuid.Nil.String()} // before every wallet
@@ -185,6 +187,65 @@ func (l *PostgresLedger) PlatformAccount(ctx context.Context, kind, currency str
 	}
 	if err != nil {
 		return Account{}, ledgerErr(err, "platform account", nil)
+	}
+	return r.account(), nil
+}
+
+const selectReceivable = accountColumns + ` WHERE user_id = $1 AND currency = $2 AND kind = 'receivable'`
+
+const insertReceivable = `
+INSERT INTO accounts (id, kind, user_id, currency) VALUES ($1, 'receivable', $2, $3)
+ON CONFLICT (user_id, currency) WHERE kind = 'receivable' DO NOTHING
+RETURNING id, kind, user_id, currency, balance, created_at`
+
+// Receivable returns userID's receivable in currency and true, or
+// (Account{}, false, nil) when the user has none: a user id that is not a
+// UUID, or a user who never owed anything in currency. Errors: internal.
+func (l *PostgresLedger) Receivable(ctx context.Context, userID, currency string) (Account, bool, error) {
+	uid, err := uuid.Parse(userID)
+	if err != nil {
+		return Account{}, false, nil
+	}
+	var r accountRow
+	err = sqlx.GetContext(ctx, l.q(ctx), &r, selectReceivable, uid.String(), currency)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Account{}, false, nil
+	}
+	if err != nil {
+		return Account{}, false, ledgerErr(err, "receivable", nil)
+	}
+	return r.account(), true, nil
+}
+
+// OpenReceivable returns userID's receivable in currency, creating it with
+// a zero balance on first use. Concurrent first uses create one: the
+// partial unique index on the receivables' (user_id, currency) decides,
+// and the losers read the winner's (as OpenWallet's do). Errors:
+// validation_failed for a user id that is not a UUID or a currency that
+// is not an ISO 4217 code, internal.
+func (l *PostgresLedger) OpenReceivable(ctx context.Context, userID, currency string) (Account, error) {
+	uid, err := uuid.Parse(userID)
+	if err != nil {
+		return Account{}, errs.Validation(errs.FieldError{Field: "user_id", Message: "must be a UUID"})
+	}
+	if err := checkCurrency(currency); err != nil {
+		return Account{}, err
+	}
+	// Read first: a user who owed once has the account for good.
+	if a, ok, err := l.Receivable(ctx, uid.String(), currency); err != nil || ok {
+		return a, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Account{}, errs.Internalf(err, "finance: receivable id")
+	}
+	var r accountRow
+	err = sqlx.GetContext(ctx, l.q(ctx), &r, insertReceivable, id.String(), uid.String(), currency)
+	if errors.Is(err, sql.ErrNoRows) { // created meanwhile by someone else
+		err = sqlx.GetContext(ctx, l.q(ctx), &r, selectReceivable, uid.String(), currency)
+	}
+	if err != nil {
+		return Account{}, ledgerErr(err, "open receivable", nil)
 	}
 	return r.account(), nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/azora-os/azora/finance"
 	"github.com/azora-os/azora/shared/errs"
 	"github.com/azora-os/azora/shared/page"
+	"github.com/azora-os/azora/shared/pg"
 )
 
 func TestPostgresLedgerOpenWallet(t *testing.T) {
@@ -231,5 +232,143 @@ func TestPostgresLedgerPlatformAccount(t *testing.T) {
 				t.Errorf("got %v, want a %s error", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestPostgresLedgerReceivable(t *testing.T) {
+	t.Parallel()
+	f := newPLFixture(t)
+	w := f.wallet(t, "USD")
+	if _, ok, err := f.l.Receivable(f.ctx, w.UserID, "USD"); ok || err != nil {
+		t.Fatalf("before any debt: got found %v, err %v; want none", ok, err)
+	}
+	const clients = 8
+	var wg sync.WaitGroup
+	ids := make([]string, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := f.l.OpenReceivable(f.ctx, w.UserID, "USD")
+			if err != nil {
+				t.Errorf("open receivable: %v", err)
+				return
+			}
+			if a.Kind != finance.KindReceivable || a.UserID != w.UserID || a.Currency != "USD" || a.Balance != 0 {
+				t.Errorf("got %+v, want an empty USD receivable of %s", a, w.UserID)
+			}
+			ids[i] = a.ID
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if ids[i] != ids[0] {
+			t.Fatalf("got receivables %v, want one shared by the concurrent opens", ids)
+		}
+	}
+	r, ok, err := f.l.Receivable(f.ctx, w.UserID, "USD")
+	if err != nil || !ok || r.ID != ids[0] {
+		t.Errorf("receivable: got %+v, found %v, err %v; want %s", r, ok, err, ids[0])
+	}
+	if r.ID == w.ID {
+		t.Fatal("the receivable is the wallet")
+	}
+
+	// Beside the wallet, never in its place.
+	got, err := f.l.WalletOf(f.ctx, w.UserID, "USD")
+	if err != nil || got.ID != w.ID {
+		t.Errorf("wallet of: got %+v, %v; want the wallet %s", got, err, w.ID)
+	}
+	plWantErr(t, func() error { _, err := f.l.Wallet(f.ctx, r.ID); return err }(), finance.ErrWalletNotFound)
+	ws, err := f.l.Wallets(f.ctx, w.UserID, page.Request{})
+	if err != nil || len(ws.Items) != 1 || ws.Items[0].ID != w.ID {
+		t.Errorf("wallets: got %+v, %v; want only %s", ws.Items, err, w.ID)
+	}
+	// A receivable alone is no wallet either: WalletOf finds nothing, and
+	// OpenWallet still creates the wallet (the old unique (user_id,
+	// currency) would have found the receivable instead).
+	debtor := plID()
+	alone, err := f.l.OpenReceivable(f.ctx, debtor, "EUR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plWantErr(t, func() error { _, err := f.l.WalletOf(f.ctx, debtor, "EUR"); return err }(), finance.ErrWalletNotFound)
+	if ws, err := f.l.Wallets(f.ctx, debtor, page.Request{}); err != nil || len(ws.Items) != 0 {
+		t.Errorf("wallets of a user with only a receivable: got %+v, %v; want none", ws.Items, err)
+	}
+	ew, created, err := f.l.OpenWallet(f.ctx, plID(), debtor, "EUR", time.Time{})
+	if err != nil || !created || ew.ID == alone.ID {
+		t.Errorf("open wallet beside a receivable: got %+v, created %v, err %v; want a new wallet", ew, created, err)
+	}
+
+	for _, tt := range []struct {
+		name, user, currency string
+		want                 errs.Kind
+	}{
+		{"malformed user", "nobody", "USD", errs.Invalid},
+		{"bad currency", plID(), "usd", errs.Invalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.l.OpenReceivable(f.ctx, tt.user, tt.currency)
+			if err == nil || errs.KindOf(err) != tt.want {
+				t.Errorf("got %v, want a %s error", err, tt.want)
+			}
+		})
+	}
+	if _, ok, err := f.l.Receivable(f.ctx, "nobody", "USD"); ok || err != nil {
+		t.Errorf("receivable of a malformed user: got found %v, err %v; want none", ok, err)
+	}
+}
+
+// TestAccountsSchemaReceivables checks migration 0003's constraints
+// directly, as a backstop independent of the adapter's own checks.
+func TestAccountsSchemaReceivables(t *testing.T) {
+	t.Parallel()
+	f := newPLFixture(t)
+	w := f.wallet(t, "USD")
+	r, err := f.l.OpenReceivable(f.ctx, w.UserID, "USD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, sql  string
+		args       []any
+		constraint string // "" when the statement must succeed
+	}{
+		{"a receivable may go below zero", `UPDATE accounts SET balance = -5 WHERE id = $1`, []any{r.ID}, ""},
+		{"a receivable may not go above zero", `UPDATE accounts SET balance = 1 WHERE id = $1`, []any{r.ID}, "accounts_receivable_non_positive"},
+		{"a wallet still may not go below zero", `UPDATE accounts SET balance = -1 WHERE id = $1`, []any{w.ID}, "accounts_balance_non_negative"},
+		{"a receivable needs an owner", `INSERT INTO accounts (id, kind, currency) VALUES ($1, 'receivable', 'USD')`, []any{plID()}, "accounts_owner_valid"},
+		{"one receivable per user and currency", `INSERT INTO accounts (id, kind, user_id, currency) VALUES ($1, 'receivable', $2, 'USD')`,
+			[]any{plID(), w.UserID}, "accounts_receivable_user_currency_key"},
+		{"one wallet per user and currency", `INSERT INTO accounts (id, kind, user_id, currency) VALUES ($1, 'wallet', $2, 'USD')`,
+			[]any{plID(), w.UserID}, "accounts_wallet_user_currency_key"},
+		{"an unknown kind", `INSERT INTO accounts (id, kind, user_id, currency) VALUES ($1, 'loan', $2, 'USD')`,
+			[]any{plID(), w.UserID}, "accounts_kind_valid"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tx, err := f.db.Beginx()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback() // each case leaves the table as it found it
+			_, err = tx.Exec(tt.sql, tt.args...)
+			if tt.constraint == "" {
+				if err != nil {
+					t.Errorf("got %v, want success", err)
+				}
+				return
+			}
+			if got := pg.Constraint(err); got != tt.constraint {
+				t.Errorf("got error %v (constraint %q), want a violation of %s", err, got, tt.constraint)
+			}
+		})
+	}
+	var invalid []string
+	if err := f.db.Select(&invalid, `SELECT conname FROM pg_constraint WHERE conrelid = 'accounts'::regclass AND NOT convalidated`); err != nil {
+		t.Fatal(err)
+	}
+	if len(invalid) != 0 {
+		t.Errorf("constraints left NOT VALID after the migration: %v", invalid)
 	}
 }

@@ -160,7 +160,8 @@ const selectPosted = `SELECT EXISTS (SELECT FROM transactions WHERE kind = $1 AN
 // summing to zero per currency (else internal: a programming error), locks
 // t's accounts in id order (so concurrent posts never deadlock), checks
 // that each posting's currency is its account's, refuses to take a wallet
-// or a platform account other than stripe_clearing below zero, and then
+// or a platform account other than stripe_clearing below zero and a
+// receivable above zero (a receivable may go below: that is debt), and then
 // inserts the transaction and its postings and updates the balances in one
 // statement. t.Check, when set, runs on the locked accounts before Post
 // looks at them. An empty t.ID gets a UUIDv7; a zero CreatedAt is now.
@@ -169,7 +170,8 @@ const selectPosted = `SELECT EXISTS (SELECT FROM transactions WHERE kind = $1 AN
 // that is not a UUID); currency_mismatch; insufficient_funds; already_posted
 // when t's (kind, reference) was posted before, also when it was posted
 // concurrently (the second waits for the first to commit); t.Check's error
-// (a domain error unchanged); internal. After any of the domain errors
+// (a domain error unchanged); internal, also for a receivable taken above
+// zero. After any of the domain errors
 // nothing is written and the transaction in ctx remains usable (so a caller
 // can record the failure in it).
 //
@@ -206,7 +208,7 @@ func (l *PostgresLedger) postOnce(ctx context.Context, pp postPlan) error {
 	if len(locked) != len(pp.ids) {
 		return ErrWalletNotFound
 	}
-	short := false
+	short, over := false, ""
 	for _, a := range locked {
 		if pp.currencyOf[a.ID] != a.Currency {
 			return ErrCurrencyMismatch
@@ -216,20 +218,30 @@ func (l *PostgresLedger) postOnce(ctx context.Context, pp postPlan) error {
 		if !ok {
 			return errs.Internalf(errors.New("balance overflow"), "finance: post %s %q to %s", pp.kind, pp.ref, a.ID)
 		}
-		if after < 0 && a.Kind != KindClearing {
+		switch {
+		case a.Kind == KindReceivable && after > 0:
+			over = a.ID
+		case after < 0 && a.Kind != KindClearing && a.Kind != KindReceivable:
 			short = true
 		}
 	}
-	if short {
+	if short || over != "" {
 		// A retried post whose first attempt was written (and spent the
-		// money) is already_posted, not insufficient_funds. Only this rare
-		// path pays for the look-up; otherwise the insert's ON CONFLICT says.
+		// money, or paid the debt) is already_posted, not refused. Only
+		// this rare path pays for the look-up; otherwise the insert's ON
+		// CONFLICT says.
 		var posted bool
 		if err := sqlx.GetContext(ctx, l.q(ctx), &posted, selectPosted, pp.kind, pp.ref); err != nil {
 			return err
 		}
-		if posted {
+		switch {
+		case posted:
 			return ErrAlreadyPosted
+		case over != "":
+			// Repaying more than the user owes is the caller's mistake,
+			// not the user's: the caller plans from the receivable's
+			// balance (and checks it in t.Check).
+			return errs.Internalf(errors.New("a receivable would go above zero"), "finance: post %s %q to %s", pp.kind, pp.ref, over)
 		}
 		return ErrInsufficientFunds
 	}

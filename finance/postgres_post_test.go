@@ -232,3 +232,42 @@ func TestPostgresLedgerPostInATransactionOfAnotherPool(t *testing.T) {
 		t.Errorf("destination balance: got %d, want 20", got)
 	}
 }
+
+func TestPostgresLedgerPostReceivable(t *testing.T) {
+	t.Parallel()
+	f := newPLFixture(t)
+	w, student := f.wallet(t, "USD"), f.wallet(t, "USD")
+	f.fund(t, student.ID, 1000, "USD")
+	r, err := f.l.OpenReceivable(f.ctx, w.UserID, "USD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Debt: the receivable goes below zero where a wallet could not.
+	debt := plTransfer(r.ID, student.ID, 600, "USD")
+	if err := f.l.Post(f.ctx, debt); err != nil {
+		t.Fatalf("post debt: %v", err)
+	}
+	if got := f.balance(t, r.ID); got != -600 {
+		t.Errorf("receivable after the debt: got %d, want -600", got)
+	}
+	txs := f.count(t, "transactions")
+	// Repaying more than is owed is the caller's mistake: internal, nothing written.
+	err = f.l.Post(f.ctx, plTransfer(student.ID, r.ID, 601, "USD"))
+	if errs.KindOf(err) != errs.Internal {
+		t.Errorf("repay 601 of 600: got %v, want an internal error", err)
+	}
+	if got := f.count(t, "transactions"); got != txs {
+		t.Errorf("transactions after a refused repayment: got %d, want %d", got, txs)
+	}
+	// A retried repayment whose first attempt went through is already_posted.
+	repay := plTransfer(student.ID, r.ID, 600, "USD")
+	if err := f.l.Post(f.ctx, repay); err != nil {
+		t.Fatalf("repay 600: %v", err)
+	}
+	repay.ID = plID()
+	plWantErr(t, f.l.Post(f.ctx, repay), finance.ErrAlreadyPosted)
+	if got := f.balance(t, r.ID); got != 0 {
+		t.Errorf("receivable after repayment: got %d, want 0", got)
+	}
+	f.noDifferences(t)
+}

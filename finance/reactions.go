@@ -3,6 +3,8 @@ package finance
 import (
 	"context"
 	"errors"
+
+	"github.com/azora-os/azora/shared/errs"
 )
 
 // OpenDefaultWallet implements Reactions.
@@ -58,6 +60,9 @@ func (s *FinanceService) ChargeEnrollment(ctx context.Context, enrollmentID, cou
 
 // charge posts student → instructor less the fee → platform fees, and
 // returns the transaction id, or a failure reason the student is told.
+// While the instructor owes the platform, the share pays the debt first
+// (planCharge); the student's side is the same either way, so the debt
+// can never fail the student's payment.
 func (s *FinanceService) charge(ctx context.Context, c Charge) (txID, reason string, err error) {
 	if validateAmount(Money{c.Amount, c.Currency}) != nil {
 		return "", "invalid_price", nil
@@ -82,26 +87,66 @@ func (s *FinanceService) charge(ctx context.Context, c Charge) (txID, reason str
 		return "", "", err
 	}
 	fee := c.Amount * s.cfg.FeeBasisPoints / 10000
-	if txID, err = newID(); err != nil {
-		return "", "", err
+	for range maxPlans {
+		t, err := s.planCharge(ctx, c, student.ID, instructor.ID, fees.ID, fee)
+		if err != nil {
+			return "", "", err
+		}
+		err = s.Ledger.Post(ctx, t)
+		switch {
+		case errors.Is(err, errReplan):
+			continue
+		case errors.Is(err, ErrInsufficientFunds):
+			return "", "insufficient_funds", nil
+		case err != nil:
+			return "", "", err
+		}
+		return t.ID, "", nil
 	}
-	err = s.Ledger.Post(ctx, Transaction{ID: txID, Kind: TxEnrollmentCharge, Reference: c.EnrollmentID,
+	return "", "", errs.Internalf(errReplan, "finance: charge of enrollment %s: %d plans", c.EnrollmentID, maxPlans)
+}
+
+// planCharge returns the enrollment_charge transaction: the price out of
+// the student's wallet, the fee to the platform, and the instructor's
+// share first to their receivable, up to what they owe, the rest to their
+// wallet. Its Check re-plans (errReplan) when the debt Post locked is not
+// the one read here: repaying more than the debt would take the receivable
+// above zero, which Post refuses. A debt that appears after the read, on
+// a receivable this plan does not post to, is left for the next charge.
+func (s *FinanceService) planCharge(ctx context.Context, c Charge, studentID, walletID, feesID string, fee int64) (Transaction, error) {
+	share := c.Amount - fee
+	debt, owes, err := s.Ledger.Receivable(ctx, c.InstructorID, c.Currency)
+	if err != nil {
+		return Transaction{}, err
+	}
+	repayment := func(balance int64) int64 { return min(share, max(-balance, 0)) }
+	var repay int64
+	if owes {
+		repay = repayment(debt.Balance)
+	}
+	id, err := newID()
+	if err != nil {
+		return Transaction{}, err
+	}
+	return Transaction{ID: id, Kind: TxEnrollmentCharge, Reference: c.EnrollmentID,
 		Description: "course enrollment", CreatedAt: s.now(), Postings: nonZero(
-			Posting{student.ID, -c.Amount, c.Currency},
-			Posting{instructor.ID, c.Amount - fee, c.Currency},
-			Posting{fees.ID, fee, c.Currency})})
-	switch {
-	case errors.Is(err, ErrInsufficientFunds):
-		return "", "insufficient_funds", nil
-	case err != nil:
-		return "", "", err
-	}
-	return txID, "", nil
+			Posting{studentID, -c.Amount, c.Currency},
+			Posting{debt.ID, repay, c.Currency},
+			Posting{walletID, share - repay, c.Currency},
+			Posting{feesID, fee, c.Currency}),
+		Check: func(locked []Account) error {
+			if a := accountIn(locked, debt.ID); a != nil && repayment(a.Balance) != repay {
+				return errReplan
+			}
+			return nil
+		}}, nil
 }
 
 // EnrollmentCancelled implements Reactions: the compensation step. A paid
-// charge is reversed posting by posting; an enrollment not charged yet is
-// marked so that its charge request, if it arrives later, is refused.
+// charge is reversed (refund); an enrollment not charged yet is marked so
+// that its charge request, if it arrives later, is refused. The charge
+// record, locked and then marked refunded in the same transaction as the
+// refund's posting, makes a redelivery refund nothing.
 func (s *FinanceService) EnrollmentCancelled(ctx context.Context, enrollmentID, userID string) error {
 	return s.Tx.InTx(ctx, func(ctx context.Context) error {
 		c, seen, err := s.Ledger.LockCharge(ctx, enrollmentID)
@@ -119,17 +164,123 @@ func (s *FinanceService) EnrollmentCancelled(ctx context.Context, enrollmentID, 
 			return err
 		}
 		if found {
-			var back []Posting
-			for _, p := range charge.Postings {
-				back = append(back, Posting{p.AccountID, -p.Amount, p.Currency})
-			}
-			if err := s.post(ctx, TxEnrollmentRefund, enrollmentID, "enrollment cancelled: refund", back...); err != nil {
+			if err := s.refund(ctx, enrollmentID, charge); err != nil {
 				return err
 			}
 		}
 		c.Status, c.UpdatedAt = ChargeRefunded, s.now()
 		return s.Ledger.SaveCharge(ctx, c)
 	})
+}
+
+// errReplan is what the Check of a refund or charge plan returns when a
+// balance the plan was made from moved before Post locked the account:
+// the reaction reads the balances again and plans anew. It never leaves
+// the service but as the cause of an internal error after maxPlans.
+var errReplan = errors.New("finance: a balance moved between planning and posting")
+
+// maxPlans bounds the plans of one refund or charge. Post keeps the
+// accounts of a refused attempt locked until the transaction ends, so the
+// second plan reads balances nobody else can move; a third is needed only
+// when that plan posts to an account the first did not lock.
+const maxPlans = 4
+
+// refund posts the reversal of charge under (TxEnrollmentRefund,
+// enrollmentID), planned by planRefund until a plan's Check holds.
+func (s *FinanceService) refund(ctx context.Context, enrollmentID string, charge Transaction) error {
+	for range maxPlans {
+		t, err := s.planRefund(ctx, enrollmentID, charge)
+		if err != nil {
+			return err
+		}
+		if err := s.Ledger.Post(ctx, t); !errors.Is(err, errReplan) {
+			return err
+		}
+	}
+	return errs.Internalf(errReplan, "finance: refund of enrollment %s: %d plans", enrollmentID, maxPlans)
+}
+
+// plannedDebit is a wallet leg of a refund: want is what the reversal
+// takes from the wallet, take what the wallet held of it when planned.
+type plannedDebit struct {
+	walletID   string
+	want, take int64
+}
+
+// planRefund returns the transaction reversing charge: each account gets
+// back the opposite of what charge posted to it (netted per account),
+// except that a user's wallet is debited only what it holds, and the
+// rest of its debit goes onto the user's receivable as debt. The student
+// is thus credited in full even after the instructor moved the share out
+// of the wallet, as a payment platform covers a refund a seller's balance
+// cannot. Platform accounts are reversed as posted. The Check re-plans
+// (errReplan) when a wallet, as Post locked it, no longer holds what the
+// plan takes from it, or holds enough to take more. A wallet the plan
+// takes nothing from is not locked; money reaching it meanwhile stays
+// there, and the debt is recovered from later earnings like any other.
+func (s *FinanceService) planRefund(ctx context.Context, enrollmentID string, charge Transaction) (Transaction, error) {
+	var back []Posting
+	at := map[string]int{}
+	for _, p := range charge.Postings {
+		i, seen := at[p.AccountID]
+		if !seen {
+			i = len(back)
+			at[p.AccountID] = i
+			back = append(back, Posting{p.AccountID, 0, p.Currency})
+		}
+		back[i].Amount -= p.Amount
+	}
+	var legs []Posting
+	var debits []plannedDebit
+	for _, b := range back {
+		if b.Amount >= 0 {
+			legs = append(legs, b)
+			continue
+		}
+		w, err := s.Ledger.Wallet(ctx, b.AccountID)
+		if errors.Is(err, ErrWalletNotFound) { // a platform account
+			legs = append(legs, b)
+			continue
+		}
+		if err != nil {
+			return Transaction{}, err
+		}
+		d := plannedDebit{walletID: w.ID, want: -b.Amount}
+		d.take = min(d.want, w.Balance)
+		debits = append(debits, d)
+		legs = append(legs, Posting{w.ID, -d.take, b.Currency})
+		if owed := d.want - d.take; owed > 0 {
+			r, err := s.Ledger.OpenReceivable(ctx, w.UserID, b.Currency)
+			if err != nil {
+				return Transaction{}, err
+			}
+			legs = append(legs, Posting{r.ID, -owed, b.Currency})
+		}
+	}
+	id, err := newID()
+	if err != nil {
+		return Transaction{}, err
+	}
+	return Transaction{ID: id, Kind: TxEnrollmentRefund, Reference: enrollmentID,
+		Description: "enrollment cancelled: refund", CreatedAt: s.now(), Postings: nonZero(legs...),
+		Check: func(locked []Account) error {
+			for _, d := range debits {
+				if a := accountIn(locked, d.walletID); a != nil && min(d.want, max(a.Balance, 0)) != d.take {
+					return errReplan
+				}
+			}
+			return nil
+		}}, nil
+}
+
+// accountIn returns the account with id among accounts, or nil.
+func accountIn(accounts []Account, id string) *Account {
+	for i := range accounts {
+		if accounts[i].ID == id {
+			return &accounts[i]
+		}
+	}
+	return nil
 }
 
 // CourseCompleted implements Reactions. The reward is posted with the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -151,5 +152,67 @@ func TestEnrollmentChargeSaga(t *testing.T) {
 			t.Errorf("balance: got %d, want 5000 (no charge for a cancelled enrollment)", got)
 		}
 	})
+	w.reconciled(t)
+}
+
+// TestEnrollmentRefundAfterPayoutSpent runs the spent-payout case through
+// Kafka: the instructor moves most of a sale's payout away, the enrollment
+// is cancelled, and the refund must still land (the student made whole,
+// the shortfall on the instructor's receivable) rather than fail until the
+// event is dead-lettered. The next sale then pays the debt back first.
+func TestEnrollmentRefundAfterPayoutSpent(t *testing.T) {
+	t.Parallel()
+	w := start(t, map[string]string{"FINANCE_FEE_BASIS_POINTS": "1000"})
+	student, next, inst, friend := w.user(t), w.user(t), w.user(t, "instructor"), w.user(t)
+	ws, wn, wi, wf := w.register(t, student), w.register(t, next), w.register(t, inst), w.register(t, friend)
+	w.fund(t, ws, 1000)
+	w.fund(t, wn, 1000)
+	brokers := w.env["KAFKA_BROKERS"]
+	course := "0190f5a0-0000-7000-8000-00000000c0c1"
+	request := func(u user, enrollment string) events.Event {
+		return apptest.NewEvent(t, events.TopicEducation, "azora.education.enrollment.requested", u.id, map[string]any{
+			"enrollment_id": enrollment, "course_id": course, "user_id": u.id, "instructor_id": inst.id,
+			"price": map[string]any{"amount": 1000, "currency": "USD"}})
+	}
+	ledger := finance.NewPostgresLedger(w.db)
+	debt := func() int64 {
+		r, ok, err := ledger.Receivable(context.Background(), inst.id, "USD")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return 0
+		}
+		return r.Balance
+	}
+
+	sold := "0190f5a0-0000-7000-8000-0000000000f1"
+	apptest.Produce(t, brokers, request(student, sold))
+	apptest.Eventually(t, "the instructor's payout", func() bool { return w.balance(t, inst, wi) == 900 })
+	apptest.Want(t, w.transfer(t, inst, wi, wf, 600, "spend-1"), 201, "")
+
+	apptest.Produce(t, brokers, apptest.NewEvent(t, events.TopicEducation, "azora.education.enrollment.cancelled", student.id,
+		map[string]any{"enrollment_id": sold, "course_id": course, "user_id": student.id}))
+	apptest.Eventually(t, "the refund", func() bool { return w.balance(t, student, ws) == 1000 })
+	if got, owed := w.balance(t, inst, wi), debt(); got != 0 || owed != -600 {
+		t.Errorf("instructor after the refund: wallet %d, receivable %d; want 0 and -600", got, owed)
+	}
+	r := w.c.Do(t, "GET", "/api/v1/wallets", inst.token, nil)
+	if items, _ := r.Body["items"].([]any); len(items) != 1 {
+		t.Errorf("instructor's wallets: got %s, want the one wallet (a receivable is none)", r.Raw)
+	}
+
+	apptest.Produce(t, brokers, request(next, "0190f5a0-0000-7000-8000-0000000000f2"))
+	apptest.Eventually(t, "the next sale", func() bool { return w.balance(t, next, wn) == 0 })
+	if got, owed := w.balance(t, inst, wi), debt(); got != 300 || owed != 0 {
+		t.Errorf("instructor after the next sale: wallet %d, receivable %d; want 300 and 0 (600 of the 900 paid the debt)", got, owed)
+	}
+	var dead int
+	if err := w.db.Get(&dead, `SELECT count(*) FROM dead_letters`); err != nil {
+		t.Fatal(err)
+	}
+	if dead != 0 {
+		t.Errorf("dead letters: got %d, want 0", dead)
+	}
 	w.reconciled(t)
 }
