@@ -26,8 +26,9 @@ func ProducerConfig(brokers string) *kafka.ConfigMap {
 		// experimental (it logs a warning at start) and it does not cover
 		// message.timeout.ms expiry.
 		"enable.gapless.guarantee": true,
-		// librdkafka's default linger (5 ms) already batches; 2 ms trims the
-		// latency of a lone event while a draining relay still fills batches.
+		// No linger (librdkafka's default is 5 ms): a lone event leaves at
+		// once, and a draining relay, which produces a whole batch of rows
+		// before it flushes, still fills batches.
 		"linger.ms": 0,
 		// lz4 is cheap on CPU and shrinks repetitive JSON envelopes.
 		// BenchmarkProducerCompression (500-event batches, kfake): none
@@ -42,8 +43,18 @@ func ProducerConfig(brokers string) *kafka.ConfigMap {
 		"partitioner":            "murmur2_random",
 		"go.logs.channel.enable": true,
 		"log.connection.close":   false,
+		// librdkafka waits up to 10 s between reconnects to a broker that
+		// went away, so after an outage events sat in the outbox (and
+		// consumers idled) up to 10 s longer than the broker was down.
+		"reconnect.backoff.max.ms": reconnectBackoffMaxMS,
 	}
 }
+
+// reconnectBackoffMaxMS caps librdkafka's exponential back-off between
+// attempts to reach a broker (default 10 000 ms): a client back within a
+// second of the broker, and a handful of connection attempts a second at
+// most while it is down.
+const reconnectBackoffMaxMS = 1000
 
 // ConsumerConfig returns the librdkafka configuration of a consumer in
 // group: offsets are neither auto-committed nor auto-stored (the runner
@@ -61,11 +72,12 @@ func ConsumerConfig(brokers, group string) *kafka.ConfigMap {
 		"partition.assignment.strategy": "cooperative-sticky",
 		// A dead member is noticed in 10 s (default 45 s) and a healthy one
 		// heartbeats well inside that.
-		"session.timeout.ms":     10000,
-		"heartbeat.interval.ms":  1000,
-		"fetch.queue.backoff.ms": 0,
-		"go.logs.channel.enable": true,
-		"log.connection.close":   false,
+		"session.timeout.ms":       10000,
+		"heartbeat.interval.ms":    1000,
+		"fetch.queue.backoff.ms":   0,
+		"go.logs.channel.enable":   true,
+		"log.connection.close":     false,
+		"reconnect.backoff.max.ms": reconnectBackoffMaxMS,
 	}
 }
 
