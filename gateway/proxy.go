@@ -551,6 +551,23 @@ type statusError struct{ resp *http.Response }
 func (e *statusError) Error() string { return "upstream answered " + e.resp.Status }
 func (e *statusError) Unwrap() error { return errUpstreamStatus }
 
+// instanceFault is what counts against an instance's circuit: it could
+// not be reached, did not answer in time, or answered 502 or 504 (it
+// failed the way a broken instance does). A 503 is the instance answering
+// that it cannot serve this request now — most often for want of a
+// dependency every instance shares, such as Redis for token checks —
+// and counting it would open the circuit of every instance and refuse
+// requests they still serve (anonymous catalogue reads, say). A 503
+// still goes to the next instance when the request may be retried, and
+// is relayed to the client otherwise.
+func instanceFault(err error) bool {
+	var se *statusError
+	if errors.As(err, &se) && se.resp.StatusCode == http.StatusServiceUnavailable {
+		return false
+	}
+	return errs.IsServerFault(err)
+}
+
 // countAttempts counts each attempt at one instance by its HTTP status, or
 // its error code when no answer came (circuit_open, upstream_timeout …).
 func countAttempts(codes *prometheus.CounterVec) endpoint.Middleware {

@@ -61,7 +61,8 @@ type UpstreamConfig struct {
 	// as it is back), the rest kit.DefaultBreakerConfig's. hystrix-go
 	// judges the last 10 s: an instance that dies under steady load fails
 	// 10 % of that window after 1 s, before the health checks take it out,
-	// where kit's 50 % would take 5 s and so never open.
+	// where kit's 50 % would take 5 s and so never open. Faults:
+	// instanceFault (an instance's 503 answer does not count).
 	Breaker kit.BreakerConfig
 	// Transport sends requests and health checks; nil is a transport pooled
 	// for load: 512 idle keep-alive connections per instance kept 90 s, 2 s
@@ -208,6 +209,9 @@ func (c UpstreamConfig) withDefaults() UpstreamConfig {
 	}
 	if c.Breaker.SleepWindow <= 0 {
 		c.Breaker.SleepWindow = c.HealthInterval
+	}
+	if c.Breaker.Faults == nil {
+		c.Breaker.Faults = instanceFault
 	}
 	return c
 }

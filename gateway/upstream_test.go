@@ -512,7 +512,7 @@ func TestEveryInstanceDownIs502(t *testing.T) {
 }
 
 func TestBreakerOpensThenFastFails(t *testing.T) {
-	a := upStart(t, upFail(http.StatusServiceUnavailable))
+	a := upStart(t, upFail(http.StatusBadGateway))
 	g := upNew(t, upOptions{cfg: gateway.UpstreamConfig{
 		Attempts: 1,
 		Breaker:  kit.BreakerConfig{RequestVolumeThreshold: 4, ErrorPercentThreshold: 50, SleepWindow: time.Minute},
@@ -536,6 +536,40 @@ func TestBreakerOpensThenFastFails(t *testing.T) {
 	}
 	if got := a.hits.Load(); got != before {
 		t.Errorf("the instance saw %d requests through an open circuit, want 0", got-before)
+	}
+}
+
+// TestAnInstances503DoesNotOpenItsCircuit: an instance answering 503 (a
+// dependency of some of its routes is down) keeps its circuit closed, so
+// the routes it still serves keep working; its 503s reach the client as
+// the service wrote them.
+func TestAnInstances503DoesNotOpenItsCircuit(t *testing.T) {
+	var failing atomic.Bool
+	failing.Store(true)
+	a := upStart(t, func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() && r.URL.Path == "/api/v1/enrollments" {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"type":"/problems/auth_unavailable","title":"Service unavailable","status":503,"code":"auth_unavailable"}`))
+			return
+		}
+		upOK(w, r)
+	})
+	g := upNew(t, upOptions{cfg: gateway.UpstreamConfig{
+		Attempts: 1,
+		Breaker:  kit.BreakerConfig{RequestVolumeThreshold: 4, ErrorPercentThreshold: 50, SleepWindow: time.Minute},
+	}}, a)
+	for i := range 40 {
+		r := g.mustDo(t, http.MethodGet, "/api/v1/enrollments", "")
+		if r.status != http.StatusServiceUnavailable || r.problem.Code != "auth_unavailable" {
+			t.Fatalf("request %d: got %s, want the service's own 503 auth_unavailable", i, r.summary())
+		}
+	}
+	if r := g.mustDo(t, http.MethodGet, "/api/v1/courses", ""); r.status != http.StatusOK {
+		t.Errorf("a route the instance still serves, after 40 of its 503s: got %s, want 200", r.summary())
+	}
+	if got := g.gauge(t, "azora_gateway_upstream_breaker_open", a); got != 0 {
+		t.Errorf("breaker_open gauge: got %v, want 0", got)
 	}
 }
 

@@ -37,6 +37,11 @@ type BreakerConfig struct {
 	RequestVolumeThreshold int           // calls in the 10 s window before the circuit may open
 	ErrorPercentThreshold  int           // fault percentage in the window that opens it
 	SleepWindow            time.Duration // how long it stays open before one trial call
+	// Faults says which errors of a call count against the circuit; nil
+	// means errs.IsServerFault (internal, unavailable, and any error that
+	// is not an *errs.Error). The other errors are returned unchanged and
+	// reported to hystrix as successes: the downstream answered.
+	Faults func(error) bool
 }
 
 // DefaultBreakerConfig returns the settings for calls between Azora
@@ -66,6 +71,7 @@ type hystrixBreaker struct {
 	timeout time.Duration
 	open    error         // ErrCircuitOpen telling clients when to retry
 	slots   chan struct{} // one per call in flight, MaxConcurrent in all
+	faults  func(error) bool
 }
 
 // retryAfter is an error that tells the HTTP edge (httpx sets Retry-After
@@ -99,6 +105,9 @@ func NewBreaker(name string, cfg BreakerConfig) Breaker {
 	if cfg.SleepWindow <= 0 {
 		cfg.SleepWindow = def.SleepWindow
 	}
+	if cfg.Faults == nil {
+		cfg.Faults = errs.IsServerFault
+	}
 	hystrix.ConfigureCommand(name, hystrix.CommandConfig{
 		Timeout: millis(cfg.Timeout),
 		// The breaker enforces MaxConcurrent itself (slots); see
@@ -113,6 +122,7 @@ func NewBreaker(name string, cfg BreakerConfig) Breaker {
 		timeout: cfg.Timeout,
 		open:    retryAfter{ErrCircuitOpen, cfg.SleepWindow},
 		slots:   make(chan struct{}, cfg.MaxConcurrent),
+		faults:  cfg.Faults,
 	}
 }
 
@@ -122,10 +132,11 @@ func millis(d time.Duration) int {
 	return max(int(d/time.Millisecond), 1)
 }
 
-// Do implements Breaker. Only server faults (errs.IsServerFault: internal,
-// unavailable, and any error that is not an *errs.Error, such as a
-// connection error or a timeout) count against the circuit: a 4xx result is
-// reported to hystrix as a success and returned unchanged. When Do returns,
+// Do implements Breaker. Only faults (BreakerConfig.Faults; by default
+// errs.IsServerFault: internal, unavailable, and any error that is not an
+// *errs.Error, such as a connection error or a timeout) count against the
+// circuit: a 4xx result is reported to hystrix as a success and returned
+// unchanged. When Do returns,
 // run has returned too: hystrix-go leaves timed-out work running, so Do
 // cancels run's ctx and waits for it. More than MaxConcurrent calls in
 // flight get ErrUpstreamBusy; that is load shedding, not a fault of the
@@ -157,7 +168,7 @@ func (b *hystrixBreaker) Do(ctx context.Context, run func(ctx context.Context) e
 		mu.Unlock()
 		defer close(finished)
 		runErr = run(runCtx)
-		if !errs.IsServerFault(runErr) || ctx.Err() != nil {
+		if !b.faults(runErr) || ctx.Err() != nil {
 			// A 4xx, or the caller giving up, says nothing about the
 			// health of the downstream service.
 			return nil
@@ -177,7 +188,7 @@ func (b *hystrixBreaker) Do(ctx context.Context, run func(ctx context.Context) e
 		<-finished
 	}
 	switch {
-	case err == nil && errs.IsServerFault(runErr) && ctx.Err() != nil:
+	case err == nil && b.faults(runErr) && ctx.Err() != nil:
 		return gaveUp(ctx.Err(), runErr)
 	case err == nil:
 		return runErr // nil or a 4xx

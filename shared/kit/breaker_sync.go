@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/afex/hystrix-go/hystrix"
-
-	"github.com/azora-os/azora/shared/errs"
 )
 
 // hystrix-go's event types, as its metric collectors read them.
@@ -101,8 +99,9 @@ func (b syncBreaker) Do(ctx context.Context, run func(ctx context.Context) error
 	// ReportEvent's error means hystrix-go's metrics queue is full: the
 	// event is lost, as DoC loses it (it only logs it).
 	switch {
-	case !errs.IsServerFault(runErr):
-		// A success or a 4xx: the downstream service answered.
+	case !b.faults(runErr):
+		// A success or a 4xx (or what Faults excuses): the downstream
+		// service answered.
 		_ = circuit.ReportEvent(eventsSuccess, start, ran)
 		return runErr
 	case ctx.Err() != nil:
