@@ -32,6 +32,8 @@ type Options struct {
 	Gateways int
 	// Env is added to every service's environment, e.g. a fee
 	// (FINANCE_FEE_BASIS_POINTS) or looser rate limits (GATEWAY_RATE_USER).
+	// It overrides the harness's own settings too, such as auth's cheap
+	// password hashing (AUTH_ARGON2_TIME, AUTH_ARGON2_MEMORY_KIB).
 	Env map[string]string
 }
 
@@ -101,7 +103,9 @@ func Start(t testing.TB, o Options) *Platform {
 		env := maps.Clone(common)
 		env["DATABASE_URL"] = dsn
 		for i := 0; i+1 < len(kv); i += 2 {
-			env[kv[i]] = kv[i+1]
+			if _, set := o.Env[kv[i]]; !set { // Options.Env wins over these defaults
+				env[kv[i]] = kv[i+1]
+			}
 		}
 		return NewService(t, name, addr, env)
 	}
