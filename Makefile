@@ -16,11 +16,11 @@ BIN                := bin
 CMDS               := ./auth/cmd/auth ./education/cmd/education ./finance/cmd/finance \
                       ./gateway/cmd/gateway ./scripts/devkafka
 
-.PHONY: help build run test test-go helm-check smoke lint bench bench-gateway deps deps-stop nginx-check clean
+.PHONY: help build run test test-go e2e helm-check smoke lint bench bench-go bench-gateway deps deps-stop nginx-check clean
 
 help: ## list the targets
 	@echo "Azora — make targets:"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 16
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  \1\t\2/' | expand -t 16
 
 build: ## compile the four services and the dev Kafka broker into bin/
 	go build -o $(BIN)/ $(CMDS)
@@ -47,6 +47,16 @@ test-go: ## only the Go tests (go test -race), against the servers deps.sh finds
 	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
 	go test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
+# The journey and the fault runs (scripts/e2e) start the whole platform as real processes —
+# the services built from this checkout, two gateway replicas behind NGINX with TLS, a Redis and
+# a dev Kafka broker of their own — on throwaway databases. `make test` runs them too.
+e2e: ## the user journey through NGINX over HTTPS, and the fault runs (kill finance, stop Redis, stop Kafka)
+	@set -euo pipefail; \
+	deps_env=$$(scripts/deps.sh); eval "$$deps_env"; \
+	trap 'if [ -n "$$AZORA_DEPS_STARTED" ]; then scripts/deps.sh stop $$AZORA_DEPS_STARTED; fi' EXIT; \
+	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
+	go test -race -count=1 -timeout $(TEST_TIMEOUT) -v ./scripts/e2e/
+
 # The chart checks live in their own Go module so Kubernetes' dependencies never reach the
 # services' binaries; the first run compiles client-go and helm (minutes), later runs seconds.
 helm-check: ## helm lint --strict, render dev/staging/prod, strictly decode every object, refuse bad values
@@ -64,8 +74,11 @@ lint: ## gofmt, go vet, staticcheck (and shellcheck on scripts/ when installed)
 	@if command -v shellcheck >/dev/null; then shellcheck -x scripts/*.sh .ci/run && echo "shellcheck: clean"; \
 	else echo "shellcheck not installed; scripts not linted"; fi
 
+bench: ## one table: gateway vs NGINX vs direct, transfers vs pgbench, logins/s, event latency, RSS
+	scripts/bench.sh
+
 # Benchmarks need the same servers as the tests; only packages that define a Benchmark run.
-bench: ## go test -bench on the packages that have benchmarks (BENCH, BENCHTIME to narrow)
+bench-go: ## go test -bench on the packages that have benchmarks (BENCH, BENCHTIME to narrow)
 	@set -euo pipefail; \
 	pkgs=$$(grep -rl --include='*_test.go' -E '^func Benchmark' . | grep -v '^./.run/' | xargs -r -n1 dirname | sort -u); \
 	if [ -z "$$pkgs" ]; then echo "no benchmarks yet"; exit 0; fi; \

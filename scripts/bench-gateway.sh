@@ -21,6 +21,9 @@
 #                         line, logged at info, is filtered out, as NGINX's access_log is off)
 #   BENCH_STRICT=1        exit 1 when a target is missed (default: report only)
 #   BENCH_KEEP=1          keep the work directory (logs, rendered nginx.conf, wrk output)
+#   BENCH_GATEWAY_RESULTS=FILE  also write the figures to FILE for scripts/bench.sh, one line a
+#                         leg: `leg=nginx rps=41234 p50_ms=1.02 p99_ms=3.40` (rps=FAILED, p50_ms
+#                         and p99_ms absent, for a failed leg)
 #
 # Needs wrk and nginx (installed with apt when missing and root on Debian/Ubuntu), Go, and the
 # Redis that scripts/deps.sh finds or starts (stopped again on exit if it started it).
@@ -334,6 +337,15 @@ for name in direct nginx gateway; do
 done
 echo
 [ -z "$verdict" ] || echo "$verdict"
+if [ -n "${BENCH_GATEWAY_RESULTS:-}" ]; then
+	for name in direct nginx gateway; do
+		if [ -n "${RPS[$name]:-}" ]; then
+			echo "leg=$name rps=${RPS[$name]} p50_ms=${P50[$name]} p99_ms=${P99[$name]}"
+		else
+			echo "leg=$name rps=FAILED"
+		fi
+	done >"$BENCH_GATEWAY_RESULTS"
+fi
 if [ ${#FAILED[@]} -gt 0 ]; then
 	for f in "${FAILED[@]}"; do say "FAILED: $f"; done
 	exit 1
