@@ -1,11 +1,9 @@
 package benchplatform
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/azora-os/azora/finance"
+	"github.com/azora-os/azora/shared/app/apptest"
 	"github.com/azora-os/azora/shared/app/apptest/platform"
 )
 
@@ -78,7 +77,7 @@ func BenchmarkServiceRSS(b *testing.B) {
 	time.AfterFunc(time.Second, func() { close(settled) })
 	idle := sampleRSS(b, procs, settled)
 
-	c := &client{base: p.NGINX.Base, http: p.NGINX.Client}
+	c := &client{api: &apptest.Client{Base: p.NGINX.Base, HTTP: p.NGINX.Client}}
 	w := setUp(b, c, p.WebhookSecret)
 
 	for range b.N {
@@ -314,10 +313,7 @@ func (w *world) request(c *client, op string, k, i int) error {
 
 // --- HTTP through NGINX ---------------------------------------------------------
 
-type client struct {
-	base string
-	http *http.Client
-}
+type client struct{ api *apptest.Client }
 
 type reply struct {
 	status int
@@ -332,41 +328,8 @@ func (r reply) obj(key string) map[string]any { m, _ := r.body[key].(map[string]
 // pairs. It never fails the benchmark itself, so the load's goroutines
 // may call it.
 func (c *client) do(method, path, token string, body any, headers ...string) reply {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return reply{err: err}
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return reply{err: err}
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	return c.send(req)
-}
-
-func (c *client) send(req *http.Request) reply {
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return reply{err: fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)}
-	}
-	defer resp.Body.Close()
-	r := reply{status: resp.StatusCode}
-	if r.raw, r.err = io.ReadAll(resp.Body); r.err == nil && len(r.raw) > 0 {
-		_ = json.Unmarshal(r.raw, &r.body)
-	}
-	return r
+	r, err := c.api.Send(context.Background(), method, path, token, body, headers...)
+	return reply{status: r.Status, body: r.Body, raw: r.Raw, err: err}
 }
 
 // must is do for the set-up: anything but status fails b.
@@ -412,10 +375,9 @@ func (c *client) stripeSucceeded(b *testing.B, secret, pi string, amount int64) 
 		"id": "evt_" + pi, "object": "event", "type": "payment_intent.succeeded", "api_version": "2023-10-16", "created": now.Unix(),
 		"data": map[string]any{"object": map[string]any{"id": pi, "object": "payment_intent", "amount": amount, "currency": "usd", "status": "succeeded"}},
 	})
-	req, _ := http.NewRequest("POST", c.base+"/api/v1/webhooks/stripe", bytes.NewReader(payload))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Stripe-Signature", finance.SignPayload(secret, payload, now))
-	if r := c.send(req); r.err != nil || r.status != 200 {
+	r := c.do(http.MethodPost, "/api/v1/webhooks/stripe", "", payload,
+		"Stripe-Signature", finance.SignPayload(secret, payload, now))
+	if r.err != nil || r.status != 200 {
 		b.Fatalf("webhook for %s: %d %s %v", pi, r.status, r.raw, r.err)
 	}
 }

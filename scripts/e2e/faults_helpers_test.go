@@ -3,9 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"mime"
 	"net/http"
@@ -48,45 +46,11 @@ func faultEnv(kv ...string) map[string]string {
 // request is abandoned after timeout. It also returns how long the
 // answer took.
 func faultDo(p *platform.Platform, timeout time.Duration, method, path, token string, body any, headers ...string) (apptest.Reply, time.Duration, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return apptest.Reply{}, 0, err
-		}
-		rd = bytes.NewReader(b)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, p.NGINX.Base+path, rd)
-	if err != nil {
-		return apptest.Reply{}, 0, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
 	start := time.Now()
-	resp, err := p.NGINX.Client.Do(req)
-	if err != nil {
-		return apptest.Reply{}, time.Since(start), fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	took := time.Since(start)
-	if err != nil {
-		return apptest.Reply{}, took, fmt.Errorf("%s %s: reading the body: %w", method, path, err)
-	}
-	r := apptest.Reply{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
-	if len(raw) > 0 {
-		_ = json.Unmarshal(raw, &r.Body)
-	}
-	return r, took, nil
+	r, err := api(p).Send(ctx, method, path, token, body, headers...)
+	return r, time.Since(start), err
 }
 
 // faultProblem says what keeps r from being the problem document API.md

@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -262,24 +260,8 @@ func stripeEvent(t testing.TB, typ, pi string, amount int64) []byte {
 // delivery (a redelivery carries a fresh timestamp).
 func deliverWebhook(t testing.TB, p *platform.Platform, payload []byte) apptest.Reply {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, p.NGINX.Base+"/api/v1/webhooks/stripe", bytes.NewReader(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Stripe-Signature", finance.SignPayload(p.WebhookSecret, payload, time.Now()))
-	resp, err := p.NGINX.Client.Do(req)
-	if err != nil {
-		t.Fatalf("POST /api/v1/webhooks/stripe: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := apptest.Reply{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
-	_ = json.Unmarshal(raw, &r.Body)
-	return r
+	return api(p).Do(t, http.MethodPost, "/api/v1/webhooks/stripe", "", payload,
+		"Stripe-Signature", finance.SignPayload(p.WebhookSecret, payload, time.Now()))
 }
 
 // fund tops u's wallet up by amount and completes the payment with a

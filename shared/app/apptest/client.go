@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -41,21 +42,37 @@ func (r Reply) Str(key string) string { s, _ := r.Body[key].(string); return s }
 // Obj returns the object at key of the body, or nil.
 func (r Reply) Obj(key string) map[string]any { m, _ := r.Body[key].(map[string]any); return m }
 
-// Do sends a request with an optional bearer token, JSON body and extra
-// headers (pairs of name, value), and fails t when it cannot be sent.
+// Do sends a request with an optional bearer token, JSON body (a value to
+// marshal, or a []byte of JSON sent as is) and extra headers (pairs of
+// name, value), and fails t when it cannot be sent.
 func (c *Client) Do(t testing.TB, method, path, token string, body any, headers ...string) Reply {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), method, c.Base+path, rd)
+	r, err := c.Send(context.Background(), method, path, token, body, headers...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return r
+}
+
+// Send is Do without a test: it returns what keeps the request from being
+// sent or its answer from being read, so goroutines of a load or a fault
+// run may call it, and ctx bounds a call that hangs.
+func (c *Client) Send(ctx context.Context, method, path, token string, body any, headers ...string) (Reply, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte: // JSON already, sent byte for byte (a signed webhook payload)
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return Reply{}, err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
+	if err != nil {
+		return Reply{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -68,18 +85,18 @@ func (c *Client) Do(t testing.TB, method, path, token string, body any, headers 
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return Reply{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return Reply{}, fmt.Errorf("%s %s: reading the body: %w", method, path, err)
 	}
 	r := Reply{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	if len(raw) > 0 {
 		_ = json.Unmarshal(raw, &r.Body)
 	}
-	return r
+	return r, nil
 }
 
 // Want fails t unless r has status and, when code is set, that problem code.
