@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -287,4 +288,40 @@ func BenchmarkVerify(b *testing.B) {
 
 func argon2ReportMs(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed())/float64(time.Millisecond)/float64(b.N), "ms/op")
+}
+
+// TestArgon2HasherBoundsHashesInFlight fills every slot, as GOMAXPROCS
+// hashes in progress would: another Verify then waits instead of
+// allocating its own MemoryKiB, and goes ahead once a slot frees.
+func TestArgon2HasherBoundsHashesInFlight(t *testing.T) {
+	h := NewArgon2Hasher(Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	if got, want := cap(h.slots), runtime.GOMAXPROCS(0); got != want {
+		t.Fatalf("slots: %d, want GOMAXPROCS = %d", got, want)
+	}
+	encoded, _ := h.Hash("correct horse")
+	for range cap(h.slots) {
+		h.slots <- struct{}{}
+	}
+	done := make(chan bool)
+	go func() {
+		ok, _, _ := h.Verify("correct horse", encoded)
+		done <- ok
+	}()
+	select {
+	case <-done:
+		t.Fatal("Verify ran with every slot taken")
+	case <-time.After(100 * time.Millisecond):
+	}
+	<-h.slots
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Error("Verify after the wait: false, want true")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Verify still waiting after a slot freed")
+	}
+	for range cap(h.slots) - 1 {
+		<-h.slots
+	}
 }
