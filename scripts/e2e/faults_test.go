@@ -44,10 +44,12 @@ type faultStudent struct {
 // starts it again 1.5 s later. Half the students can afford every course,
 // the other half only some, so the saga ends both ways. While finance is
 // down, a wallet read is refused promptly with the gateway's
-// upstream_unavailable problem, and any enrollment request refused at the
+// upstream_unavailable problem (circuit_open, with Retry-After, once the
+// instance's circuit opened), and any enrollment request refused at the
 // edge must be a problem document too (it is retried with the same
-// Idempotency-Key and counted). Once no enrollment is pending: every accepted request is exactly one enrollment, active or
-// cancelled for insufficient_funds; each student's wallet is what was paid
+// Idempotency-Key and counted). Once no enrollment is pending: every
+// accepted request is exactly one enrollment, active or cancelled for
+// insufficient_funds; each student's wallet is what was paid
 // in less the prices of their active enrollments, with one charge per
 // active enrollment and nothing else; the instructor holds exactly the
 // price less the fee of every active enrollment; and finance published one
