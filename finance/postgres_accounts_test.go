@@ -186,36 +186,16 @@ func TestPostgresLedgerWalletsPages(t *testing.T) {
 func TestPostgresLedgerPlatformAccount(t *testing.T) {
 	t.Parallel()
 	f := newPLFixture(t)
-	const clients = 8
-	var wg sync.WaitGroup
-	ids := make([]string, clients)
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a, err := f.l.PlatformAccount(f.ctx, finance.KindRewards, "USD")
-			if err != nil {
-				t.Errorf("platform account: %v", err)
-				return
-			}
-			if a.Kind != finance.KindRewards || a.Currency != "USD" || a.UserID != "" || a.Balance != 0 {
-				t.Errorf("got %+v, want an empty USD rewards account", a)
-			}
-			ids[i] = a.ID
-		}()
-	}
-	wg.Wait()
-	for i := range ids {
-		if ids[i] != ids[0] {
-			t.Fatalf("got accounts %v, want one shared account", ids)
-		}
-	}
+	id := oneAccount(t, func() (finance.Account, error) { return f.l.PlatformAccount(f.ctx, finance.KindRewards, "USD") },
+		func(a finance.Account) bool {
+			return a.Kind == finance.KindRewards && a.Currency == "USD" && a.UserID == "" && a.Balance == 0
+		})
 	fees, err := f.l.PlatformAccount(f.ctx, finance.KindFees, "USD")
-	if err != nil || fees.ID == ids[0] {
+	if err != nil || fees.ID == id {
 		t.Errorf("fees: got %+v, %v; want an account of its own", fees, err)
 	}
 	eur, err := f.l.PlatformAccount(f.ctx, finance.KindRewards, "EUR")
-	if err != nil || eur.ID == ids[0] || eur.Currency != "EUR" {
+	if err != nil || eur.ID == id || eur.Currency != "EUR" {
 		t.Errorf("EUR rewards: got %+v, %v; want an account of its own", eur, err)
 	}
 	for _, tt := range []struct {
@@ -242,33 +222,13 @@ func TestPostgresLedgerReceivable(t *testing.T) {
 	if _, ok, err := f.l.Receivable(f.ctx, w.UserID, "USD"); ok || err != nil {
 		t.Fatalf("before any debt: got found %v, err %v; want none", ok, err)
 	}
-	const clients = 8
-	var wg sync.WaitGroup
-	ids := make([]string, clients)
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a, err := f.l.OpenReceivable(f.ctx, w.UserID, "USD")
-			if err != nil {
-				t.Errorf("open receivable: %v", err)
-				return
-			}
-			if a.Kind != finance.KindReceivable || a.UserID != w.UserID || a.Currency != "USD" || a.Balance != 0 {
-				t.Errorf("got %+v, want an empty USD receivable of %s", a, w.UserID)
-			}
-			ids[i] = a.ID
-		}()
-	}
-	wg.Wait()
-	for i := range ids {
-		if ids[i] != ids[0] {
-			t.Fatalf("got receivables %v, want one shared by the concurrent opens", ids)
-		}
-	}
+	id := oneAccount(t, func() (finance.Account, error) { return f.l.OpenReceivable(f.ctx, w.UserID, "USD") },
+		func(a finance.Account) bool {
+			return a.Kind == finance.KindReceivable && a.UserID == w.UserID && a.Currency == "USD" && a.Balance == 0
+		})
 	r, ok, err := f.l.Receivable(f.ctx, w.UserID, "USD")
-	if err != nil || !ok || r.ID != ids[0] {
-		t.Errorf("receivable: got %+v, found %v, err %v; want %s", r, ok, err, ids[0])
+	if err != nil || !ok || r.ID != id {
+		t.Errorf("receivable: got %+v, found %v, err %v; want %s", r, ok, err, id)
 	}
 	if r.ID == w.ID {
 		t.Fatal("the receivable is the wallet")
@@ -371,4 +331,34 @@ func TestAccountsSchemaReceivables(t *testing.T) {
 	if len(invalid) != 0 {
 		t.Errorf("constraints left NOT VALID after the migration: %v", invalid)
 	}
+}
+
+// oneAccount calls open from 8 goroutines at once, as concurrent first
+// uses do, checks each account it returns with ok, and returns the id they
+// must all share: one account, however many raced to create it.
+func oneAccount(t *testing.T, open func() (finance.Account, error), ok func(finance.Account) bool) string {
+	t.Helper()
+	const clients = 8
+	var wg sync.WaitGroup
+	ids := make([]string, clients)
+	for i := range clients {
+		wg.Go(func() {
+			a, err := open()
+			if err != nil {
+				t.Errorf("open: %v", err)
+				return
+			}
+			if !ok(a) {
+				t.Errorf("got %+v, not the empty account asked for", a)
+			}
+			ids[i] = a.ID
+		})
+	}
+	wg.Wait()
+	for i := range ids {
+		if ids[i] != ids[0] {
+			t.Fatalf("got accounts %v, want one shared by the concurrent opens", ids)
+		}
+	}
+	return ids[0]
 }
