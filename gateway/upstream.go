@@ -104,6 +104,8 @@ type upstreamInstance struct {
 	endpoint endpoint.Endpoint
 
 	failedChecks int // health checks failed in a row; only Run touches it
+	checksOK     prometheus.Counter
+	checksFailed prometheus.Counter
 }
 
 // NewUpstream validates cfg and returns the Upstream of cfg.Service with
@@ -137,7 +139,7 @@ func NewUpstream(cfg UpstreamConfig, logger log.Logger, reg prometheus.Registere
 		u.ownTransport = newUpstreamTransport()
 		u.transport = u.ownTransport
 	}
-	attempts, retries := upstreamCounters(reg)
+	attempts, retries, checks := upstreamCounters(reg)
 	u.retries = retries.WithLabelValues(cfg.Service)
 	metrics := kit.NewMetrics(reg, "gateway")
 	for _, base := range cfg.Instances {
@@ -156,6 +158,8 @@ func NewUpstream(cfg UpstreamConfig, logger log.Logger, reg prometheus.Registere
 		})(u.attemptEndpoint(in))
 		counted := attempts.MustCurryWith(prometheus.Labels{"service": cfg.Service, "instance": in.host})
 		in.endpoint = countAttempts(counted)(ep)
+		in.checksOK = checks.WithLabelValues(cfg.Service, in.host, "ok")
+		in.checksFailed = checks.WithLabelValues(cfg.Service, in.host, "failed")
 		u.instances = append(u.instances, in)
 		u.byBase[in.base] = in
 	}
@@ -339,8 +343,10 @@ func (u *Upstream) checkHealth(ctx context.Context) {
 	for i, in := range u.instances {
 		if failures[i] == nil {
 			in.failedChecks = 0
+			in.checksOK.Inc()
 		} else {
 			in.failedChecks++
+			in.checksFailed.Inc()
 		}
 		healthy[in.base] = in.failedChecks < u.cfg.HealthFailures
 		failed[in.base] = failures[i]
@@ -466,9 +472,9 @@ func (h *healthChecker) healthyList() []string {
 	return up
 }
 
-// upstreamCounters returns the attempt and retry counters, shared by the
-// Upstreams of one registry.
-func upstreamCounters(reg prometheus.Registerer) (attempts, retries *prometheus.CounterVec) {
+// upstreamCounters returns the attempt, retry and health-check counters,
+// shared by the Upstreams of one registry.
+func upstreamCounters(reg prometheus.Registerer) (attempts, retries, checks *prometheus.CounterVec) {
 	attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "azora_gateway_upstream_attempts_total",
 		Help: "Attempts to send a request to an upstream instance, by service, instance and code (the HTTP status, or the error code when none came back).",
@@ -477,11 +483,16 @@ func upstreamCounters(reg prometheus.Registerer) (attempts, retries *prometheus.
 		Name: "azora_gateway_upstream_retries_total",
 		Help: "Requests sent again to another instance after an attempt failed, by service.",
 	}, []string{"service"})
+	checks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "azora_gateway_upstream_health_checks_total",
+		Help: "Health checks of an upstream instance, by service, instance and result (ok, failed); a check cut short by shutdown is not counted.",
+	}, []string{"service", "instance", "result"})
 	if reg != nil {
 		attempts = kit.MustRegister(reg, attempts)
 		retries = kit.MustRegister(reg, retries)
+		checks = kit.MustRegister(reg, checks)
 	}
-	return attempts, retries
+	return attempts, retries, checks
 }
 
 // upstreamCollector reports, at scrape time, each instance's health and
