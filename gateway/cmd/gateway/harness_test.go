@@ -54,14 +54,8 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 }
 
 // metric sums the samples of the Prometheus metric name on base's /metrics
-// whose labels mention every one of labels (e.g. an instance's host:port).
-func metric(t testing.TB, base, name string, labels ...string) float64 {
-	t.Helper()
-	return sumMetric(t, metricsPage(t, base), name, labels...)
-}
-
-// metricsPage returns base's /metrics page.
-func metricsPage(t testing.TB, base string) string {
+// whose labels mention label (e.g. an instance's host:port).
+func metric(t testing.TB, base, name, label string) float64 {
 	t.Helper()
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -72,23 +66,10 @@ func metricsPage(t testing.TB, base string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(body)
-}
-
-// sumMetric sums the samples of name on a /metrics page whose labels
-// mention every one of labels.
-func sumMetric(t testing.TB, page, name string, labels ...string) float64 {
-	t.Helper()
 	var sum float64
-next:
-	for _, line := range strings.Split(page, "\n") {
-		if !(strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ")) {
+	for _, line := range strings.Split(string(body), "\n") {
+		if !(strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ")) || !strings.Contains(line, label) {
 			continue
-		}
-		for _, l := range labels {
-			if !strings.Contains(line, l) {
-				continue next
-			}
 		}
 		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 		if err != nil {

@@ -81,27 +81,23 @@ func TestKillingAnInstanceUnderLoad(t *testing.T) {
 	}
 	waitFor(t, "load flowing past the dead instance", 20*time.Second, func() bool { return ok.Load() > killedAt+300 })
 
-	// Back in rotation at the first health check after it is ready: each
-	// gateway's successful checks of the victim since then, read in the
-	// same scrape that first shows it healthy, number exactly one. (A
-	// wall-clock bound would also measure the check's round trip and the
-	// scrape under -race on a busy machine.)
-	okBefore := make([]float64, len(gws))
-	for i, gw := range gws {
-		okBefore[i] = metric(t, gw, "azora_gateway_upstream_health_checks_total", victim.Addr, `result="ok"`)
-	}
+	// Back in rotation within one health-check interval of being ready:
+	// the next check puts it back. The bound allows a second interval for
+	// that check's own round trip (a check that overran its tick is
+	// followed at once by another) and for scraping /metrics, which under
+	// -race on a busy CI machine took the measured time to 777 ms; the
+	// gateway's TestHealthChecksTakeAnInstanceOutAndPutItBack pins the
+	// one-check rule in-process.
 	victim.Start() // returns once its /readyz answers
 	readyAt := time.Now()
-	for i, gw := range gws {
-		var oks float64
+	for _, gw := range gws {
 		waitFor(t, "instance back on "+gw, 10*time.Second, func() bool {
-			page := metricsPage(t, gw)
-			oks = sumMetric(t, page, "azora_gateway_upstream_health_checks_total", victim.Addr, `result="ok"`) - okBefore[i]
-			return sumMetric(t, page, "azora_gateway_upstream_healthy", victim.Addr) == 1
+			return metric(t, gw, "azora_gateway_upstream_healthy", victim.Addr) == 1
 		})
-		t.Logf("%s: instance back in rotation %v after it was ready, after %v successful check(s)", gw, time.Since(readyAt), oks)
-		if oks != 1 {
-			t.Errorf("%s put the instance back after %v successful health checks, want the first (interval %v)", gw, oks, interval)
+		since := time.Since(readyAt)
+		t.Logf("%s: instance back in rotation %v after it was ready", gw, since)
+		if since > 2*interval {
+			t.Errorf("%s put the instance back %v after it was ready, want within one %v interval (and the check's own time)", gw, since, interval)
 		}
 	}
 	before := metric(t, gws[0], "azora_gateway_upstream_attempts_total", victim.Addr) +
