@@ -12,22 +12,11 @@ import (
 	"github.com/azora-os/azora/shared/redisx/redistest"
 )
 
-// rdsLimiter returns a limiter on its own prefix. redis_rate puts "rate:"
-// before every key, outside the test's prefix, so the test removes those
-// keys itself.
+// rdsLimiter returns a limiter on its own prefix (redistest removes its
+// keys, redis_rate's included).
 func rdsLimiter(t testing.TB) (*auth.RedisLimiter, redis.UniversalClient, string) {
 	t.Helper()
 	c, prefix := redistest.New(t)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, err := c.Keys(ctx, "rate:"+prefix+"*").Result()
-		if err == nil && len(keys) > 0 {
-			err = c.Del(ctx, keys...).Err()
-		}
-		if err != nil {
-			t.Errorf("remove limiter keys: %v", err)
-		}
-	})
 	return auth.NewRedisLimiter(c, prefix), c, prefix
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/kit/kittest"
 	"github.com/azora-os/azora/shared/logging"
+	"github.com/azora-os/azora/shared/redisx/redistest"
 )
 
 // benchTransport answers every request at once with a small 200, as the
@@ -85,7 +86,7 @@ func BenchmarkGatewayHandler(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c, prefix := rlRedis(b)
+		c, prefix := redistest.New(b)
 		limiter, _ := rlNew(b, c, prefix, nil)
 		limiter.timeout = rateRedisTimeout
 		upstreams := map[string]http.Handler{}

@@ -70,24 +70,6 @@ func (c *rlClock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// rlRedis returns a client and a key prefix. redis_rate puts "rate:" before
-// every key, outside redistest's prefix, so those keys are removed here.
-func rlRedis(t testing.TB) (redis.UniversalClient, string) {
-	t.Helper()
-	c, prefix := redistest.New(t)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, err := c.Keys(ctx, "rate:"+prefix+"*").Result()
-		if err == nil && len(keys) > 0 {
-			err = c.Del(ctx, keys...).Err()
-		}
-		if err != nil {
-			t.Errorf("remove limiter keys: %v", err)
-		}
-	})
-	return c, prefix
-}
-
 // rlNew returns a Limiter closed when the test ends, its log, and (when
 // clock is set) running on that clock. Its Redis calls may take a second:
 // on a loaded 2-core CI machine with -race, a call (the first one loads
@@ -124,7 +106,7 @@ func TestLimiterAdmitsTheBurstThenRefuses(t *testing.T) {
 		{"burst 500, leased in batches", Rate{Limit: 500, Period: time.Hour}, 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, prefix := rlRedis(t)
+			c, prefix := redistest.New(t)
 			l, _ := rlNew(t, c, prefix, nil)
 			ctx := context.Background()
 			burst := max(tc.rate.Burst, tc.rate.Limit)
@@ -151,7 +133,7 @@ func TestLimiterAdmitsTheBurstThenRefuses(t *testing.T) {
 // TestLimiterTwoReplicasShareTheRate is the acceptance test: two replicas
 // hammering one key admit Burst + Rate × elapsed, ± 5 %.
 func TestLimiterTwoReplicasShareTheRate(t *testing.T) {
-	c, prefix := rlRedis(t)
+	c, prefix := redistest.New(t)
 	c2, _ := redistest.New(t)
 	// Leases of up to 20 tokens; the bucket holds a second, so a stall of
 	// a loaded test machine shorter than that loses no tokens.
@@ -211,7 +193,7 @@ func TestLimiterTwoReplicasShareTheRate(t *testing.T) {
 }
 
 func TestLimiterKeepsClassesAndKeysApart(t *testing.T) {
-	c, prefix := rlRedis(t)
+	c, prefix := redistest.New(t)
 	l, _ := rlNew(t, c, prefix, nil)
 	ctx := context.Background()
 	two := Rate{Limit: 2, Period: time.Hour, Burst: 2}
@@ -426,7 +408,7 @@ func (p *rlProxy) stop() {
 }
 
 func TestLimiterRecoversWhenRedisAnswersAgain(t *testing.T) {
-	_, prefix := rlRedis(t)
+	_, prefix := redistest.New(t)
 	opt, err := redis.ParseURL(redistest.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -482,7 +464,7 @@ func TestLimiterRecoversWhenRedisAnswersAgain(t *testing.T) {
 }
 
 func TestLimiterLeaseExpires(t *testing.T) {
-	c, prefix := rlRedis(t)
+	c, prefix := redistest.New(t)
 	clock := &rlClock{t: time.Now()}
 	l, _ := rlNew(t, c, prefix, clock)
 	ctx := context.Background()
@@ -519,7 +501,7 @@ func TestLimiterLeaseExpires(t *testing.T) {
 }
 
 func TestLimiterEvictsIdleKeys(t *testing.T) {
-	c, prefix := rlRedis(t)
+	c, prefix := redistest.New(t)
 	clock := &rlClock{t: time.Now()}
 	l, _ := rlNew(t, c, prefix, clock)
 	ctx := context.Background()
@@ -559,7 +541,7 @@ func BenchmarkLimiterAllow(b *testing.B) {
 		{"10k keys at 100/s", Rate{Limit: 100, Period: time.Second}, 10_000},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			c, prefix := rlRedis(b)
+			c, prefix := redistest.New(b)
 			l, _ := rlNew(b, c, prefix, nil)
 			l.timeout = rateRedisTimeout // as in production: local/op shows calls that missed it
 			keys := make([]string, bc.keys)

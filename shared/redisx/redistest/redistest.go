@@ -28,8 +28,14 @@ func URL() string {
 }
 
 // New returns a client and a prefix ("test:<random>:") that the test's keys
-// must start with. The keys are removed in t.Cleanup. A server that does
-// not answer fails the test.
+// must start with. The keys are removed in t.Cleanup, with the ones
+// redis_rate made from them (it writes every key as "rate:" + the key it
+// is given, so a limiter on this prefix writes outside it). A server that
+// does not answer fails the test.
+// redisRatePrefix is what github.com/go-redis/redis_rate puts before the
+// keys it is given.
+const redisRatePrefix = "rate:"
+
 func New(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -44,13 +50,15 @@ func New(t testing.TB) (redis.UniversalClient, string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
 		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("redistest: scan %s*: %v", prefix, err)
+		for _, pattern := range []string{prefix + "*", redisRatePrefix + prefix + "*"} {
+			iter := c.Scan(ctx, 0, pattern, 500).Iterator()
+			for iter.Next(ctx) {
+				keys = append(keys, iter.Val())
+			}
+			if err := iter.Err(); err != nil {
+				t.Errorf("redistest: scan %s: %v", pattern, err)
+			}
 		}
 		for len(keys) > 0 {
 			n := min(len(keys), 500)
