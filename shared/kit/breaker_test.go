@@ -31,6 +31,24 @@ func testBreaker(t *testing.T, cfg kit.BreakerConfig) kit.Breaker {
 	return kit.NewBreaker(fmt.Sprintf("kit-test-%s-%d", t.Name(), circuitSeq.Add(1)), cfg)
 }
 
+// breakerKinds are the two Breakers behind one interface, NewBreaker's
+// (hystrix-go's DoC) and NewSyncBreaker's: the tests of what they share run
+// on both.
+var breakerKinds = []struct {
+	name string
+	new  func(*testing.T, kit.BreakerConfig) kit.Breaker
+}{
+	{"hystrix", testBreaker},
+	{"sync", func(t *testing.T, cfg kit.BreakerConfig) kit.Breaker { b, _, _ := syncBreaker(t, cfg); return b }},
+}
+
+// eachBreaker runs test on a breaker of each kind made with cfg.
+func eachBreaker(t *testing.T, cfg kit.BreakerConfig, test func(t *testing.T, b kit.Breaker)) {
+	for _, k := range breakerKinds {
+		t.Run(k.name, func(t *testing.T) { test(t, k.new(t, cfg)) })
+	}
+}
+
 func fastOpening() kit.BreakerConfig {
 	return kit.BreakerConfig{Timeout: time.Second, MaxConcurrent: 10, RequestVolumeThreshold: 5, ErrorPercentThreshold: 50, SleepWindow: time.Minute}
 }
@@ -107,49 +125,62 @@ func TestBreakerClientErrorsNeverOpen(t *testing.T) {
 }
 
 func TestBreakerTimeoutCancelsRun(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), hystrixMonitors, hystrixPoolMonitors)
 	const timeout = 50 * time.Millisecond
-	b := testBreaker(t, kit.BreakerConfig{Timeout: timeout, MaxConcurrent: 5, RequestVolumeThreshold: 20, ErrorPercentThreshold: 50, SleepWindow: time.Second})
-	var (
-		cancelled, exited atomic.Bool
-		deadline          time.Duration
-	)
-	start := time.Now()
-	err := b.Do(context.Background(), func(ctx context.Context) error {
-		defer exited.Store(true)
-		if dl, ok := ctx.Deadline(); ok {
-			deadline = time.Until(dl)
+	cfg := kit.BreakerConfig{Timeout: timeout, MaxConcurrent: 5, RequestVolumeThreshold: 20, ErrorPercentThreshold: 50, SleepWindow: time.Second}
+	eachBreaker(t, cfg, func(t *testing.T, b kit.Breaker) {
+		defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), hystrixMonitors, hystrixPoolMonitors)
+		var (
+			cancelled, exited atomic.Bool
+			deadline          time.Duration
+		)
+		start := time.Now()
+		err := b.Do(context.Background(), func(ctx context.Context) error {
+			defer exited.Store(true)
+			if dl, ok := ctx.Deadline(); ok {
+				deadline = time.Until(dl)
+			}
+			select {
+			case <-ctx.Done():
+				cancelled.Store(true)
+				time.Sleep(20 * time.Millisecond) // cleanup after cancellation
+				return ctx.Err()
+			case <-time.After(5 * time.Second):
+				return nil
+			}
+		})
+		took := time.Since(start)
+		if !errors.Is(err, kit.ErrUpstreamTimeout) || errs.KindOf(err) != errs.Unavailable {
+			t.Errorf("got %v, want upstream_timeout (unavailable)", err)
 		}
-		select {
-		case <-ctx.Done():
-			cancelled.Store(true)
-			time.Sleep(20 * time.Millisecond) // cleanup after cancellation
-			return ctx.Err()
-		case <-time.After(5 * time.Second):
-			return nil
+		if !cancelled.Load() {
+			t.Error("run did not observe ctx.Done before Do returned")
+		}
+		if !exited.Load() {
+			t.Error("Do returned while run was still running")
+		}
+		if deadline <= 0 || deadline > timeout {
+			t.Errorf("run's ctx deadline: got %v from the start, want within (0, %v]", deadline, timeout)
+		}
+		if took > time.Second {
+			t.Errorf("Do took %v, want about %v", took, timeout)
 		}
 	})
-	took := time.Since(start)
-	if !errors.Is(err, kit.ErrUpstreamTimeout) || errs.KindOf(err) != errs.Unavailable {
-		t.Errorf("got %v, want upstream_timeout (unavailable)", err)
-	}
-	if !cancelled.Load() {
-		t.Error("run did not observe ctx.Done before Do returned")
-	}
-	if !exited.Load() {
-		t.Error("Do returned while run was still running")
-	}
-	if deadline <= 0 || deadline > timeout {
-		t.Errorf("run's ctx deadline: got %v from the start, want within (0, %v]", deadline, timeout)
-	}
-	if took > time.Second {
-		t.Errorf("Do took %v, want about %v", took, timeout)
-	}
 }
 
 func TestBreakerBusy(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), hystrixMonitors, hystrixPoolMonitors)
-	b := testBreaker(t, kit.BreakerConfig{Timeout: 2 * time.Second, MaxConcurrent: 1, RequestVolumeThreshold: 20, ErrorPercentThreshold: 50, SleepWindow: time.Second})
+	eachBreaker(t, busyConfig, func(t *testing.T, b kit.Breaker) {
+		defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), hystrixMonitors, hystrixPoolMonitors)
+		checkBusy(t, b)
+	})
+}
+
+// busyConfig lets one call in at a time.
+var busyConfig = kit.BreakerConfig{Timeout: 2 * time.Second, MaxConcurrent: 1, RequestVolumeThreshold: 20, ErrorPercentThreshold: 50, SleepWindow: time.Second}
+
+// checkBusy holds one call inside b (made with busyConfig) and checks that
+// a second, concurrent one is shed with upstream_busy without running.
+func checkBusy(t *testing.T, b kit.Breaker) {
+	t.Helper()
 	entered, release := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
 	var first error
@@ -194,12 +225,13 @@ func TestBreakerCallerCancel(t *testing.T) {
 }
 
 func TestBreakerMiddlewarePassesResponse(t *testing.T) {
-	b := testBreaker(t, kit.DefaultBreakerConfig())
-	ep := kit.BreakerMiddleware(b)(func(_ context.Context, req any) (any, error) { return req.(string) + "!", nil })
-	resp, err := ep(context.Background(), "hi")
-	if err != nil || resp != "hi!" {
-		t.Errorf("got %v, %v; want hi!, nil", resp, err)
-	}
+	eachBreaker(t, kit.DefaultBreakerConfig(), func(t *testing.T, b kit.Breaker) {
+		ep := kit.BreakerMiddleware(b)(func(_ context.Context, req any) (any, error) { return req.(string) + "!", nil })
+		resp, err := ep(context.Background(), "hi")
+		if err != nil || resp != "hi!" {
+			t.Errorf("got %v, %v; want hi!, nil", resp, err)
+		}
+	})
 }
 
 func TestDefaultBreakerConfigIsExplicit(t *testing.T) {
@@ -212,10 +244,32 @@ func TestDefaultBreakerConfigIsExplicit(t *testing.T) {
 func TestBreakerBackToBackCallsAreNotBusy(t *testing.T) {
 	// hystrix-go returns tickets after DoC returns; sequential calls must
 	// still never see upstream_busy.
-	b := testBreaker(t, kit.BreakerConfig{Timeout: time.Second, MaxConcurrent: 1, RequestVolumeThreshold: 20, ErrorPercentThreshold: 50, SleepWindow: time.Second})
-	for i := range 2000 {
-		if err := b.Do(context.Background(), func(context.Context) error { return nil }); err != nil {
-			t.Fatalf("call %d: got %v, want nil", i, err)
+	cfg := kit.BreakerConfig{Timeout: time.Second, MaxConcurrent: 1, RequestVolumeThreshold: 20, ErrorPercentThreshold: 50, SleepWindow: time.Second}
+	eachBreaker(t, cfg, func(t *testing.T, b kit.Breaker) {
+		for i := range 2000 {
+			if err := b.Do(context.Background(), func(context.Context) error { return nil }); err != nil {
+				t.Fatalf("call %d: got %v, want nil", i, err)
+			}
 		}
-	}
+	})
+}
+
+// TestBreakerFaultsDecidesWhatCounts: a server fault that cfg.Faults
+// excuses is returned unchanged and never opens the circuit, on both kinds.
+func TestBreakerFaultsDecidesWhatCounts(t *testing.T) {
+	excused := errs.New(errs.Unavailable, "dependency_down", "a dependency is down")
+	cfg := fastOpening()
+	cfg.Faults = func(err error) bool { return !errors.Is(err, excused) && errs.IsServerFault(err) }
+	eachBreaker(t, cfg, func(t *testing.T, b kit.Breaker) {
+		for i := range 50 {
+			if err := b.Do(context.Background(), func(context.Context) error { return excused }); !errors.Is(err, excused) {
+				t.Fatalf("call %d: got %v, want the excused error unchanged", i, err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond) // let hystrix-go's metrics catch up
+		if err := b.Do(context.Background(), func(context.Context) error { return nil }); err != nil {
+			t.Fatalf("after 50 excused faults: got %v, want nil (circuit closed)", err)
+		}
+	})
 }
