@@ -366,14 +366,15 @@ var docsFuncs = template.FuncMap{
 // opMethods are the operation keys of a path item, in display order.
 var opMethods = []string{"get", "put", "post", "patch", "delete", "head", "options", "trace"}
 
-func (d *oaDoc) page() (docsPage, error) {
-	p := docsPage{Title: d.Info.Title, Version: d.Info.Version, Summary: d.Info.Summary, Intro: blocks(d.Info.Description)}
-	byTag := map[string][]docsOp{}
+// eachOperation calls fn with every operation of the document (in no
+// particular path order, opMethods' order within a path), its method in
+// upper case, and the parameters its path item declares for all of them.
+func (d *oaDoc) eachOperation(fn func(method, path string, op oaOperation, shared []*oaParameter)) error {
 	for path, item := range d.Paths {
 		var shared []*oaParameter
 		if raw, ok := item["parameters"]; ok {
 			if err := json.Unmarshal(raw, &shared); err != nil {
-				return docsPage{}, fmt.Errorf("parameters of %s: %w", path, err)
+				return fmt.Errorf("parameters of %s: %w", path, err)
 			}
 		}
 		for _, m := range opMethods {
@@ -383,14 +384,26 @@ func (d *oaDoc) page() (docsPage, error) {
 			}
 			var op oaOperation
 			if err := json.Unmarshal(raw, &op); err != nil {
-				return docsPage{}, fmt.Errorf("%s %s: %w", m, path, err)
+				return fmt.Errorf("%s %s: %w", m, path, err)
 			}
-			tag := "Other"
-			if len(op.Tags) > 0 {
-				tag = op.Tags[0]
-			}
-			byTag[tag] = append(byTag[tag], d.operation(strings.ToUpper(m), path, op, shared))
+			fn(strings.ToUpper(m), path, op, shared)
 		}
+	}
+	return nil
+}
+
+func (d *oaDoc) page() (docsPage, error) {
+	p := docsPage{Title: d.Info.Title, Version: d.Info.Version, Summary: d.Info.Summary, Intro: blocks(d.Info.Description)}
+	byTag := map[string][]docsOp{}
+	err := d.eachOperation(func(method, path string, op oaOperation, shared []*oaParameter) {
+		tag := "Other"
+		if len(op.Tags) > 0 {
+			tag = op.Tags[0]
+		}
+		byTag[tag] = append(byTag[tag], d.operation(method, path, op, shared))
+	})
+	if err != nil {
+		return docsPage{}, err
 	}
 	names := make([]string, 0, len(d.Tags))
 	descs := map[string]string{}

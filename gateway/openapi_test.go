@@ -42,18 +42,9 @@ func loadDoc(t *testing.T) (*oaDoc, map[string]oaOperation) {
 		t.Fatalf("read the OpenAPI document: %v", err)
 	}
 	ops := map[string]oaOperation{}
-	for path, item := range d.Paths {
-		for _, m := range opMethods {
-			raw, ok := item[m]
-			if !ok {
-				continue
-			}
-			var op oaOperation
-			if err := json.Unmarshal(raw, &op); err != nil {
-				t.Fatalf("%s %s: %v", m, path, err)
-			}
-			ops[strings.ToUpper(m)+" "+path] = op
-		}
+	err := d.eachOperation(func(method, path string, op oaOperation, _ []*oaParameter) { ops[method+" "+path] = op })
+	if err != nil {
+		t.Fatal(err)
 	}
 	return &d, ops
 }
