@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/azora-os/azora/shared/tracing/tracingtest"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 )
@@ -35,10 +35,7 @@ const (
 // The upstream's span is a child of the gateway's server span, in the
 // caller's trace.
 func TestProxyPassesTheTraceToTheUpstream(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	pxTracing(t, tp)
+	rec := tracingtest.Record(t)
 
 	var capture pxCapture
 	g := upNew(t, upOptions{}, upStart(t, capture.serve))
@@ -54,7 +51,7 @@ func TestProxyPassesTheTraceToTheUpstream(t *testing.T) {
 		t.Errorf("upstream trace id: got %s, want the caller's %s", got.TraceID(), pxCallerTrace)
 	}
 	var server sdktrace.ReadOnlySpan
-	for _, s := range exp.GetSpans().Snapshots() {
+	for _, s := range rec.Ended() {
 		if s.SpanKind() == trace.SpanKindServer {
 			server = s
 		}

@@ -10,12 +10,12 @@ import (
 	"github.com/jmoiron/sqlx"
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/azora-os/azora/shared/events"
 	"github.com/azora-os/azora/shared/events/kafkatest"
 	"github.com/azora-os/azora/shared/pg"
+	"github.com/azora-os/azora/shared/tracing/tracingtest"
 )
 
 // TestTraceFollowsAnEventAcrossAConsumer enqueues an event under a span,
@@ -24,20 +24,13 @@ import (
 // the handler enqueues reaches Kafka with the same trace id. It sets the
 // global tracer provider, so it is not parallel.
 func TestTraceFollowsAnEventAcrossAConsumer(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() {
-		otel.SetTracerProvider(prev)
-		_ = tp.Shutdown(context.Background())
-	})
+	rec := tracingtest.Record(t)
 
 	env := newRelayEnv(t)
 	startRelay(t, env.relay(t, nil))
 
 	// The cause: an event enqueued inside a span, as an HTTP handler does.
-	ctx, root := tp.Tracer("test").Start(context.Background(), "POST /v1/enrollments")
+	ctx, root := otel.Tracer("test").Start(context.Background(), "POST /v1/enrollments")
 	first := relayEvent(t, events.TopicEducation, "user-a", 0)
 	if err := pg.Tx(ctx, env.db, nil, func(ctx context.Context, _ *sqlx.Tx) error {
 		return events.Enqueue(ctx, first)
@@ -103,7 +96,7 @@ func TestTraceFollowsAnEventAcrossAConsumer(t *testing.T) {
 	// before its transaction commits).
 	var consume sdktrace.ReadOnlySpan
 	relayWait(t, 10*time.Second, "the consume span exported", func() bool {
-		for _, s := range exp.GetSpans().Snapshots() {
+		for _, s := range rec.Ended() {
 			if s.SpanContext().SpanID() == got.SpanID() {
 				consume = s
 				return true

@@ -13,30 +13,12 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/azora-os/azora/shared/errs"
 	"github.com/azora-os/azora/shared/httpx"
+	"github.com/azora-os/azora/shared/tracing/tracingtest"
 )
-
-// installTracing makes the global tracer provider record into an
-// in-memory exporter and the global propagator W3C trace context, both
-// restored when t ends. Tests that call it must not be parallel.
-func installTracing(t *testing.T) *tracetest.InMemoryExporter {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
-	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	t.Cleanup(func() {
-		otel.SetTracerProvider(prevTP)
-		otel.SetTextMapPropagator(prevProp)
-		_ = tp.Shutdown(t.Context())
-	})
-	return exp
-}
 
 const (
 	callerTraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -54,7 +36,7 @@ func attr(s sdktrace.ReadOnlySpan, key attribute.Key) attribute.Value {
 }
 
 func TestStackContinuesTheCallersTrace(t *testing.T) {
-	exp := installTracing(t)
+	rec := tracingtest.Record(t)
 
 	// The handler sits behind a router with TraceRoute, as a service's
 	// routes do, and reports the span it runs in.
@@ -84,7 +66,7 @@ func TestStackContinuesTheCallersTrace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			exp.Reset()
+			rec.Reset()
 			inHandler = trace.SpanContext{}
 			req := httptest.NewRequest(http.MethodGet, "/v1/courses/42"+tt.query, nil)
 			if tt.traceparent != "" {
@@ -95,7 +77,7 @@ func TestStackContinuesTheCallersTrace(t *testing.T) {
 			if w.Code != tt.status {
 				t.Fatalf("got status %d, want %d", w.Code, tt.status)
 			}
-			spans := exp.GetSpans().Snapshots()
+			spans := rec.Ended()
 			if len(spans) != 1 {
 				t.Fatalf("got %d spans, want 1", len(spans))
 			}
@@ -132,7 +114,7 @@ func TestStackContinuesTheCallersTrace(t *testing.T) {
 }
 
 func TestTraceRecordsAPanicAs500(t *testing.T) {
-	exp := installTracing(t)
+	rec := tracingtest.Record(t)
 	h := httpx.Stack(log.NewNopLogger(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("boom")
 	}))
@@ -141,7 +123,7 @@ func TestTraceRecordsAPanicAs500(t *testing.T) {
 	if w.Code != http.StatusInternalServerError {
 		t.Fatalf("got status %d, want 500", w.Code)
 	}
-	spans := exp.GetSpans().Snapshots()
+	spans := rec.Ended()
 	if len(spans) != 1 {
 		t.Fatalf("got %d spans, want 1", len(spans))
 	}

@@ -9,12 +9,13 @@ import (
 
 	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/kit/kittest"
+	"github.com/azora-os/azora/shared/tracing/tracingtest"
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestChainOrder(t *testing.T) {
-	rec := recordSpans(t)
+	rec := tracingtest.Record(t)
 	iss := kittest.NewIssuer(t)
 	v := newVerifier(t, iss, nil)
 	student := iss.Token(t, kittest.Claims{Subject: "u1", Roles: []string{"student"}})

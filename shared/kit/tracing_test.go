@@ -6,30 +6,13 @@ import (
 
 	"github.com/azora-os/azora/shared/errs"
 	"github.com/azora-os/azora/shared/kit"
-	"go.opentelemetry.io/otel"
+	"github.com/azora-os/azora/shared/tracing/tracingtest"
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// recordSpans installs a recording tracer provider for the test. The
-// provider is global in OpenTelemetry, so tests using it are not parallel.
-func recordSpans(t *testing.T) *tracetest.SpanRecorder {
-	t.Helper()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() {
-		otel.SetTracerProvider(prev)
-		_ = tp.Shutdown(context.Background())
-	})
-	return rec
-}
-
 func TestTracingSpans(t *testing.T) {
-	rec := recordSpans(t)
+	rec := tracingtest.Record(t)
 	tests := []struct {
 		name   string
 		err    error
