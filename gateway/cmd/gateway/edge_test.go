@@ -134,12 +134,16 @@ func TestEdgeRefusesBadTokensBeforeTheService(t *testing.T) {
 // Redis from many clients that each send a random X-Forwarded-For. The
 // test client is not a trusted proxy, so the header is ignored: every
 // request counts against one address, and the two replicas together admit
-// what one GCRA bucket allows — burst + rate × elapsed — within 5 %.
+// what one GCRA bucket allows — burst + rate × elapsed — never more, and
+// no less than 85 % of it. Two replicas each keeping their own bucket
+// would admit about twice that. The rate is low so that even a loaded CI
+// machine offers several times the limit: a bucket that is not kept busy
+// admits less than it allows, and the lower bound would mean nothing.
 func TestRateLimitHoldsAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	iss := kittest.NewIssuer(t)
 	up := newCountingUpstream(t)
-	const perSecond, burst = 60, 10
+	const perSecond, burst = 25, 10
 	env := gatewayEnv(t, iss, up.URL, "TRUSTED_PROXIES", "none",
 		"GATEWAY_RATE_ANONYMOUS", fmt.Sprintf("%d/1s:%d", perSecond, burst))
 	replicas := []string{
@@ -201,8 +205,11 @@ func TestRateLimitHoldsAcrossReplicas(t *testing.T) {
 	if refused.Load() < admitted.Load() {
 		t.Fatalf("offered %d requests for %.0f admissions: the load must exceed the limit well for the count to mean anything", admitted.Load()+refused.Load(), want)
 	}
-	if got < want*0.95 || got > want*1.05 {
-		t.Errorf("admitted %.0f, want %.0f ± 5%%", got, want)
+	// The clock starts before the first request reaches a replica and stops
+	// after the last answer, so elapsed overstates the bucket's window: the
+	// upper bound is exact, the lower one leaves room for that slack.
+	if got > want+1 || got < want*0.85 {
+		t.Errorf("admitted %.0f, want between %.0f and %.0f", got, want*0.85, want+1)
 	}
 	if hits := up.Hits("/api/v1/courses"); hits != int(admitted.Load()) {
 		t.Errorf("the service saw %d requests, the clients were admitted %d", hits, admitted.Load())
