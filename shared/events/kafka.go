@@ -47,6 +47,14 @@ func ProducerConfig(brokers string) *kafka.ConfigMap {
 		// went away, so after an outage events sat in the outbox (and
 		// consumers idled) up to 10 s longer than the broker was down.
 		"reconnect.backoff.max.ms": reconnectBackoffMaxMS,
+		// confluent-kafka-go buffers a million entries in each of the
+		// producer's Go channels by default: 24 MiB of pointers that every
+		// GC cycle scans and that stay resident for the life of the
+		// process. The relay reads its delivery reports from a channel of
+		// its own per batch and drains Events(), which then carries only
+		// client-level errors; it never uses ProduceChannel().
+		"go.events.channel.size":  1000,
+		"go.produce.channel.size": 1,
 	}
 }
 
