@@ -28,10 +28,13 @@ build: ## compile the four services and the dev Kafka broker into bin/
 run: ## start everything (deps, Kafka, services, NGINX) in the foreground; Ctrl-C stops it
 	scripts/run.sh
 
-# The test recipe finds or starts Postgres and Redis once, points the Go tests at them, runs
-# the race-enabled suite, then the end-to-end smoke test, and stops any server it started.
+# The test recipe checks for the programs the tests run (installing the missing ones as root on
+# Debian/Ubuntu: scripts/deps.sh tools), finds or starts Postgres and Redis once, points the Go
+# tests at them, runs the race-enabled suite, then the end-to-end smoke test, and stops any
+# server it started.
 test: ## deps check, go test -race over every package, then scripts/smoke.sh
 	@set -euo pipefail; \
+	scripts/deps.sh tools; \
 	deps_env=$$(scripts/deps.sh); eval "$$deps_env"; \
 	trap 'if [ -n "$$AZORA_DEPS_STARTED" ]; then scripts/deps.sh stop $$AZORA_DEPS_STARTED; fi' EXIT; \
 	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
@@ -42,6 +45,7 @@ test: ## deps check, go test -race over every package, then scripts/smoke.sh
 
 test-go: ## only the Go tests (go test -race), against the servers deps.sh finds or starts
 	@set -euo pipefail; \
+	scripts/deps.sh tools; \
 	deps_env=$$(scripts/deps.sh); eval "$$deps_env"; \
 	trap 'if [ -n "$$AZORA_DEPS_STARTED" ]; then scripts/deps.sh stop $$AZORA_DEPS_STARTED; fi' EXIT; \
 	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
@@ -52,6 +56,7 @@ test-go: ## only the Go tests (go test -race), against the servers deps.sh finds
 # a dev Kafka broker of their own — on throwaway databases. `make test` runs them too.
 e2e: ## the user journey through NGINX over HTTPS, and the fault runs (kill finance, stop Redis, stop Kafka)
 	@set -euo pipefail; \
+	scripts/deps.sh tools; \
 	deps_env=$$(scripts/deps.sh); eval "$$deps_env"; \
 	trap 'if [ -n "$$AZORA_DEPS_STARTED" ]; then scripts/deps.sh stop $$AZORA_DEPS_STARTED; fi' EXIT; \
 	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \

@@ -52,25 +52,6 @@ TARGET_ADDED_P99_MS=2
 
 # --- tools --------------------------------------------------------------------------------
 
-find_tool() {
-	command -v "$1" 2>/dev/null && return
-	local d
-	for d in /usr/sbin /usr/local/sbin /usr/local/bin /usr/local/nginx/sbin /opt/homebrew/bin; do
-		[ -x "$d/$1" ] && { echo "$d/$1"; return; }
-	done
-	return 1
-}
-
-# need_tool NAME HOW: prints the path of NAME, installing the Debian package NAME when missing
-# and we are root, else dies telling how to install it.
-need_tool() {
-	local path
-	if path=$(find_tool "$1"); then echo "$path"; return; fi
-	can_apt || die "$1 not found: install it ($2), or run as root on Debian/Ubuntu to have it installed"
-	apt_install "$1" || die "apt-get install $1 failed"
-	find_tool "$1" || die "$1 installed but not found"
-}
-
 WRK=$(need_tool wrk "Debian/Ubuntu: sudo apt-get install wrk; macOS: brew install wrk")
 NGINX=$(need_tool nginx "Debian/Ubuntu: sudo apt-get install nginx; macOS: brew install nginx")
 nginx_version=$("$NGINX" -v 2>&1 | sed -n 's|.*nginx/\([0-9.]*\).*|\1|p')

@@ -5,6 +5,7 @@
 #
 #   eval "$(scripts/deps.sh)"     # sets DATABASE_URL, REDIS_URL, AZORA_DEPS_STARTED
 #   scripts/deps.sh stop [pg] [redis]   # stops servers deps.sh started under .run/deps
+#   scripts/deps.sh tools               # the programs `make test` runs beside Go (below)
 #
 # For each server, in order:
 #   1. DATABASE_URL / REDIS_URL when set: used if they answer, otherwise an error (an explicit
@@ -228,7 +229,48 @@ find_redis() {
 	fi
 }
 
+# --- the tests' tools ----------------------------------------------------------------------
+
+# TEST_TOOLS pairs each program the tests run (besides Go, Postgres and Redis, found above) with
+# the Debian/Ubuntu package that provides it: gcc for cgo (-race, the Kafka client); nginx,
+# openssl and curl for the TLS edge of the end-to-end tests and the smoke test; redis-server for
+# the end-to-end platform's own Redis, which the fault runs stop and start; oathtool for TOTP
+# codes; pdftotext for the certificate PDFs. stripe-mock is not here: the tests install it with
+# `go install` themselves.
+TEST_TOOLS=(gcc:gcc nginx:nginx openssl:openssl curl:curl redis-server:redis-server
+	oathtool:oathtool pdftotext:poppler-utils)
+
+# tools_check installs the missing TEST_TOOLS with one apt-get as root on Debian/Ubuntu, and
+# otherwise names them and fails.
+tools_check() {
+	local entry cmd missing=() packages=()
+	for entry in "${TEST_TOOLS[@]}"; do
+		cmd=${entry%%:*}
+		find_tool "$cmd" >/dev/null && continue
+		missing+=("$cmd")
+		packages+=("${entry#*:}")
+	done
+	if [ ${#missing[@]} = 0 ]; then
+		say "tools: ${TEST_TOOLS[*]%%:*} found"
+		return
+	fi
+	say "tools: missing ${missing[*]}"
+	if can_apt && apt_install "${packages[@]}"; then
+		for cmd in "${missing[@]}"; do
+			find_tool "$cmd" >/dev/null || die "tools: $cmd still missing after apt-get install"
+		done
+		return
+	fi
+	die "the tests need ${missing[*]}: install them (Debian/Ubuntu: apt-get install ${packages[*]}; macOS: brew install ${packages[*]/poppler-utils/poppler}), or run as root on Debian/Ubuntu to have them installed"
+}
+
 # --- main ---------------------------------------------------------------------------------
+
+if [ "${1:-}" = tools ]; then
+	[ $# = 1 ] || die "usage: scripts/deps.sh tools"
+	tools_check
+	exit 0
+fi
 
 if [ "${1:-}" = stop ]; then
 	shift
@@ -242,7 +284,7 @@ if [ "${1:-}" = stop ]; then
 	done
 	exit 0
 fi
-[ $# = 0 ] || die "usage: eval \"\$(scripts/deps.sh)\"  |  scripts/deps.sh stop [pg] [redis]"
+[ $# = 0 ] || die "usage: eval \"\$(scripts/deps.sh)\"  |  scripts/deps.sh stop [pg] [redis]  |  scripts/deps.sh tools"
 
 STARTED=()
 # A failure half-way (say Redis after Postgres was started) stops what this call started.

@@ -47,6 +47,27 @@ apt_install() {
 	return "$rc"
 }
 
+# find_tool NAME: prints the path of the program NAME, looking beyond PATH in the sbin and
+# other directories where nginx and friends live (a non-root PATH often lacks /usr/sbin).
+find_tool() {
+	command -v "$1" 2>/dev/null && return
+	local d
+	for d in /usr/sbin /usr/local/sbin /usr/local/bin /usr/local/nginx/sbin /opt/homebrew/bin; do
+		[ -x "$d/$1" ] && { echo "$d/$1"; return; }
+	done
+	return 1
+}
+
+# need_tool NAME HOW: prints the path of the program NAME, installing the Debian package NAME when
+# it is missing and we are root on Debian/Ubuntu, else dies telling HOW to install it.
+need_tool() {
+	local path
+	if path=$(find_tool "$1"); then echo "$path"; return; fi
+	can_apt || die "$1 not found: install it ($2), or run as root on Debian/Ubuntu to have it installed"
+	apt_install "$1" || die "apt-get install $1 failed"
+	find_tool "$1" || die "$1 installed but not found"
+}
+
 # tcp_open HOST PORT: true when something accepts TCP connections there.
 tcp_open() {
 	(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null

@@ -22,23 +22,7 @@ prefix=$run_dir/nginx
 template=$AZORA_ROOT/deploy/nginx/nginx.conf
 conf=$prefix/nginx.conf
 
-find_nginx() {
-	command -v nginx 2>/dev/null && return
-	local p
-	for p in /usr/sbin/nginx /usr/local/sbin/nginx /usr/local/nginx/sbin/nginx /opt/homebrew/bin/nginx; do
-		[ -x "$p" ] && { echo "$p"; return; }
-	done
-	return 1
-}
-
-if ! NGINX=$(find_nginx); then
-	if can_apt; then
-		apt_install nginx || die "apt-get install nginx failed"
-		NGINX=$(find_nginx) || die "nginx installed but not found"
-	else
-		die "nginx not found: install it (Debian/Ubuntu: sudo apt-get install nginx; macOS: brew install nginx), or run as root on Debian/Ubuntu to have it installed"
-	fi
-fi
+NGINX=$(need_tool nginx "Debian/Ubuntu: sudo apt-get install nginx; macOS: brew install nginx")
 
 # version_ge A B: true when dotted version A >= B.
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
