@@ -106,15 +106,16 @@ func New(ctx context.Context, cfg Config, out io.Writer, sets ...pg.Migrations) 
 // still commit and the outbox holds their events until it is back.
 func (a *App) Relay() {
 	r := &events.Relay{DB: a.DB, DSN: string(a.Config.DatabaseURL), Brokers: a.Config.KafkaBrokers,
-		Logger: a.Logger, Metrics: a.Registry}
+		Security: a.Config.KafkaSecurity, Logger: a.Logger, Metrics: a.Registry}
 	a.Go("outbox relay", r.Run)
 }
 
 // Consume runs a consumer group named after the service over topics,
 // applying handlers (by event type) exactly once through the inbox.
 func (a *App) Consume(topics []string, handlers map[string]events.Handler) {
-	c := &events.Consumer{Group: a.Config.Name, Brokers: a.Config.KafkaBrokers, Topics: topics, DB: a.DB,
-		Handlers: handlers, Logger: log.With(a.Logger, "component", "consumer"), Metrics: a.Registry}
+	c := &events.Consumer{Group: a.Config.Name, Brokers: a.Config.KafkaBrokers, Security: a.Config.KafkaSecurity,
+		Topics: topics, DB: a.DB, Handlers: handlers, Logger: log.With(a.Logger, "component", "consumer"),
+		Metrics: a.Registry}
 	a.Go("event consumer", c.Run)
 }
 

@@ -1,10 +1,12 @@
 package app
 
 import (
+	"os"
 	"strings"
 	"time"
 
 	"github.com/azora-os/azora/shared/config"
+	"github.com/azora-os/azora/shared/events"
 	"github.com/azora-os/azora/shared/httpx"
 )
 
@@ -21,7 +23,8 @@ type Config struct {
 	RedisAddrs      []string
 	RedisPassword   config.Secret
 	KafkaBrokers    string
-	KeyPrefix       string // every Redis key the platform writes starts with it
+	KafkaSecurity   events.KafkaSecurity // TLS and SASL towards the brokers
+	KeyPrefix       string               // every Redis key the platform writes starts with it
 	JWKSURL         string
 	Issuer          string               // the iss of access tokens (the auth service's public URL)
 	Audience        string               // the aud access tokens carry
@@ -82,10 +85,55 @@ func LoadConfig(r *config.Reader, name, defaultAddr string, needs Needs) Config 
 	}
 	if needs.Kafka {
 		c.KafkaBrokers = r.Required("KAFKA_BROKERS")
+		c.KafkaSecurity = loadKafkaSecurity(r)
 	}
 	if needs.JWKS {
 		c.JWKSURL = r.URL("AUTH_JWKS_URL", "")
 		r.Check(c.JWKSURL != "", "AUTH_JWKS_URL", "is required")
 	}
 	return c
+}
+
+// loadKafkaSecurity reads how the services reach brokers that ask for TLS
+// or SASL (names after librdkafka's properties). A setting the protocol
+// would ignore is an error rather than silently unused: a username with
+// plaintext means the operator expected authentication that would not
+// happen. Files are checked for readability here, so a missing mount
+// fails the start instead of the first connection.
+func loadKafkaSecurity(r *config.Reader) events.KafkaSecurity {
+	s := events.KafkaSecurity{Protocol: r.OneOf("KAFKA_SECURITY_PROTOCOL", events.ProtocolPlaintext,
+		events.ProtocolPlaintext, events.ProtocolSSL, events.ProtocolSASLPlaintext, events.ProtocolSASLSSL)}
+	if s.SASL() {
+		s.SASLMechanism = r.OneOf("KAFKA_SASL_MECHANISM", events.MechanismSCRAMSHA512,
+			events.MechanismPlain, events.MechanismSCRAMSHA256, events.MechanismSCRAMSHA512)
+		s.Username = r.Required("KAFKA_SASL_USERNAME")
+		s.Password = r.Secret("KAFKA_SASL_PASSWORD")
+	} else {
+		for _, k := range []string{"KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_SASL_PASSWORD_FILE"} {
+			r.Check(r.String(k, "") == "", k, "is set but KAFKA_SECURITY_PROTOCOL=%s does not use SASL (sasl_plaintext or sasl_ssl do)", s.Protocol)
+		}
+	}
+	files := []struct {
+		key  string
+		into *string
+	}{
+		{"KAFKA_SSL_CA_LOCATION", &s.CAFile},
+		{"KAFKA_SSL_CERTIFICATE_LOCATION", &s.CertFile},
+		{"KAFKA_SSL_KEY_LOCATION", &s.KeyFile},
+	}
+	for _, f := range files {
+		v := r.String(f.key, "")
+		if !s.TLS() {
+			r.Check(v == "", f.key, "is set but KAFKA_SECURITY_PROTOCOL=%s does not use TLS (ssl or sasl_ssl do)", s.Protocol)
+			continue
+		}
+		if v != "" {
+			_, err := os.ReadFile(v)
+			r.Check(err == nil, f.key, "cannot be read: %v", err)
+		}
+		*f.into = v
+	}
+	r.Check((s.CertFile == "") == (s.KeyFile == ""), "KAFKA_SSL_CERTIFICATE_LOCATION",
+		"and KAFKA_SSL_KEY_LOCATION go together: a client certificate needs its key")
+	return s
 }

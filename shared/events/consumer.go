@@ -39,6 +39,7 @@ import (
 type Consumer struct {
 	Group       string                // consumer group; also the inbox "consumer" column
 	Brokers     string                // comma-separated bootstrap list
+	Security    KafkaSecurity         // TLS and SASL, for brokers that ask for them
 	Topics      []string              // topics to subscribe to
 	DB          *sqlx.DB              // holds the inbox, dead_letters and the effects
 	Handlers    map[string]Handler    // by event type; an event without one is skipped
@@ -86,7 +87,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err != nil {
 		return errs.Internalf(err, "register consumer metrics")
 	}
-	kc, err := kafka.NewConsumer(ConsumerConfig(c.Brokers, c.Group))
+	cfg := ConsumerConfig(c.Brokers, c.Group)
+	c.Security.apply(cfg)
+	kc, err := kafka.NewConsumer(cfg)
 	if err != nil {
 		return errs.E(errs.Unavailable, "kafka consumer", err)
 	}

@@ -44,10 +44,11 @@ const relayLockKey int64 = 0x617a6f72616f6278
 // reports, so a row whose topic does not exist slows every pass to the
 // delivery timeout until the topic is created.
 type Relay struct {
-	DB      *sqlx.DB   // the service's database, holding the outbox table
-	DSN     string     // the same database, for the LISTEN connection
-	Brokers string     // Kafka bootstrap servers, comma-separated
-	Logger  log.Logger // nil: no logs
+	DB       *sqlx.DB      // the service's database, holding the outbox table
+	DSN      string        // the same database, for the LISTEN connection
+	Brokers  string        // Kafka bootstrap servers, comma-separated
+	Security KafkaSecurity // TLS and SASL, for brokers that ask for them
+	Logger   log.Logger    // nil: no logs
 
 	BatchSize    int           // rows per poll; default 500
 	PollInterval time.Duration // fallback poll, standby retry; default 1s

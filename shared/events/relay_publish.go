@@ -108,10 +108,13 @@ func (p *relayProducer) failed() error {
 	return nil
 }
 
-// newProducer starts a producer with ProducerConfig, its logs piped to the
-// relay's logger and its client-level errors watched.
+// newProducer starts a producer with ProducerConfig and the relay's
+// Security, its logs piped to the relay's logger and its client-level
+// errors watched.
 func (rr *relayRun) newProducer() (*relayProducer, error) {
-	kp, err := kafka.NewProducer(ProducerConfig(rr.Brokers))
+	cfg := ProducerConfig(rr.Brokers)
+	rr.Security.apply(cfg)
+	kp, err := kafka.NewProducer(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create kafka producer: %w", err)
 	}

@@ -27,6 +27,7 @@ type options struct {
 	partitions int32
 	brokers    int
 	topics     []string
+	kfake      []kfake.Opt
 }
 
 // Option adjusts the cluster New starts.
@@ -42,6 +43,12 @@ func Brokers(n int) Option { return func(o *options) { o.brokers = n } }
 // test topic).
 func Topics(names ...string) Option {
 	return func(o *options) { o.topics = append(o.topics, names...) }
+}
+
+// With passes options to kfake itself, e.g. kfake.TLS or kfake.EnableSASL
+// for a broker that demands what a managed Kafka does.
+func With(opts ...kfake.Opt) Option {
+	return func(o *options) { o.kfake = append(o.kfake, opts...) }
 }
 
 // New starts a kfake cluster with events.Topics and any Topics requested,
@@ -61,10 +68,10 @@ func NewCluster(t testing.TB, opts ...Option) *kfake.Cluster {
 		opt(&o)
 	}
 	topics := append(platformTopics(), o.topics...)
-	c, err := kfake.NewCluster(
+	c, err := kfake.NewCluster(append([]kfake.Opt{
 		kfake.NumBrokers(o.brokers),
 		kfake.SeedTopics(o.partitions, topics...),
-	)
+	}, o.kfake...)...)
 	if err != nil {
 		t.Fatalf("kafkatest: start kfake cluster: %v", err)
 	}
