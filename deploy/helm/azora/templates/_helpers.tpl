@@ -145,6 +145,18 @@ azora.configData: (list $ "auth") → the plain variables of a service, as Confi
 {{- $_ := set $env "KAFKA_BROKERS" (printf "%s-kafka-bootstrap:9092" (include "azora.kafkaName" $)) -}}
 {{- else -}}
 {{- $_ := set $env "KAFKA_BROKERS" $.Values.kafka.external.brokers -}}
+{{- $ks := $.Values.kafka.external.security | default dict -}}
+{{- $proto := $ks.protocol | default "plaintext" -}}
+{{- if ne $proto "plaintext" -}}
+{{- $_ := set $env "KAFKA_SECURITY_PROTOCOL" $proto -}}
+{{- end -}}
+{{- if hasPrefix "sasl_" $proto -}}
+{{- $_ := set $env "KAFKA_SASL_MECHANISM" ($ks.saslMechanism | default "SCRAM-SHA-512") -}}
+{{- $_ := set $env "KAFKA_SASL_USERNAME" $ks.username -}}
+{{- end -}}
+{{- range $m := include "azora.kafkaFiles" (list $ $svc) | fromYamlArray -}}
+{{- range $var, $file := $m.files }}{{ $_ := set $env $var (printf "%s/%s" $m.dir $file) }}{{ end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- if $spec.jwks -}}
@@ -175,7 +187,7 @@ azora.configData: (list $ "auth") → the plain variables of a service, as Confi
 
 {{/*
 azora.secretEnv: (list $ "auth") → env entries read from other objects' Secrets: the
-CloudNativePG application secret, the Redis password.
+CloudNativePG application secret, the Redis password, the external Kafka's SASL password.
 */}}
 {{- define "azora.secretEnv" -}}
 {{- $ := index . 0 -}}{{- $svc := index . 1 -}}
@@ -204,6 +216,61 @@ CloudNativePG application secret, the Redis password.
   valueFrom:
     secretKeyRef: {name: {{ . }}, key: password}
 {{- end }}
+{{- if and $spec.kafka (eq $.Values.kafka.mode "external") }}
+{{- with ($.Values.kafka.external.security | default dict).passwordSecret }}
+- name: KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ . | quote }}, key: password}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+azora.kafkaFiles: (list $ "auth") → the Secrets a service mounts for the external Kafka's
+TLS, as a YAML list of {volume, secret, dir, files: {variable: file}}: the brokers' CA
+(caSecret) and the client certificate of mutual TLS (clientCertSecret). Empty for the
+gateway, and in operator mode. The ConfigMap's *_LOCATION variables, the volumes and their
+mounts all come from this list, so the paths cannot drift apart.
+*/}}
+{{- define "azora.kafkaFiles" -}}
+{{- $ := index . 0 -}}{{- $svc := index . 1 -}}
+{{- $spec := include "azora.serviceSpec" (list $ $svc) | fromYaml -}}
+{{- $files := list -}}
+{{- if and $spec.kafka (eq $.Values.kafka.mode "external") -}}
+{{- $ks := $.Values.kafka.external.security | default dict -}}
+{{- with $ks.caSecret -}}
+{{- $files = append $files (dict "volume" "kafka-ca" "secret" . "dir" "/etc/azora/kafka/ca"
+  "files" (dict "KAFKA_SSL_CA_LOCATION" "ca.crt")) -}}
+{{- end -}}
+{{- with $ks.clientCertSecret -}}
+{{- $files = append $files (dict "volume" "kafka-client" "secret" . "dir" "/etc/azora/kafka/client"
+  "files" (dict "KAFKA_SSL_CERTIFICATE_LOCATION" "tls.crt" "KAFKA_SSL_KEY_LOCATION" "tls.key")) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $files -}}
+{{- end -}}
+
+{{/* azora.kafkaVolumeMounts: (list $ "auth") → volumeMounts entries for azora.kafkaFiles. */}}
+{{- define "azora.kafkaVolumeMounts" -}}
+{{- range include "azora.kafkaFiles" . | fromYamlArray }}
+- {name: {{ .volume }}, mountPath: {{ .dir }}, readOnly: true}
+{{- end -}}
+{{- end -}}
+
+{{/* azora.kafkaVolumes: (list $ "auth") → volumes entries for azora.kafkaFiles. Only the
+named keys are projected (a missing one keeps the pod from starting, with an event saying
+which), readable by the pod's group (fsGroup) alone. */}}
+{{- define "azora.kafkaVolumes" -}}
+{{- range include "azora.kafkaFiles" . | fromYamlArray }}
+- name: {{ .volume }}
+  secret:
+    secretName: {{ .secret | quote }}
+    defaultMode: 0440
+    items:
+      {{- range $var, $file := .files }}
+      - {key: {{ $file }}, path: {{ $file }}}
+      {{- end }}
+{{- end -}}
 {{- end -}}
 
 {{/* Vault Agent annotations for a service that reads seal keys: (list $ "auth" prePopulateOnly) */}}
@@ -253,5 +320,48 @@ capabilities: {drop: [ALL]}
 {{- end -}}
 {{- if and .Values.monitoring.serviceMonitor.istioTLS (not .Values.istio.enabled) -}}
 {{- fail "monitoring.serviceMonitor.istioTLS needs istio.enabled" -}}
+{{- end -}}
+{{- include "azora.validateKafkaSecurity" . -}}
+{{- end -}}
+
+{{/*
+kafka.external.security against kafka.mode and its own protocol. The binaries refuse the
+same combinations at start (shared/app/config.go); failing here stops them at install
+instead of in a crash loop.
+*/}}
+{{- define "azora.validateKafkaSecurity" -}}
+{{- $ks := .Values.kafka.external.security | default dict -}}
+{{- $proto := $ks.protocol | default "plaintext" -}}
+{{- $sasl := hasPrefix "sasl_" $proto -}}
+{{- $tls := or (eq $proto "ssl") (eq $proto "sasl_ssl") -}}
+{{- $set := list -}}
+{{- if ne $proto "plaintext" }}{{ $set = append $set (printf "protocol %s" $proto) }}{{ end -}}
+{{- range $k := list "saslMechanism" "username" "passwordSecret" "caSecret" "clientCertSecret" -}}
+{{- if index $ks $k }}{{ $set = append $set $k }}{{ end -}}
+{{- end -}}
+{{- if eq .Values.kafka.mode "operator" -}}
+{{- if $set -}}
+{{- fail (printf "kafka.external.security (%s) applies to kafka.mode external only: the chart's own Kafka (operator mode) is reached on its plain listener inside the cluster, with Istio's mTLS around it in staging and prod; unset it, or use kafka.mode external" (join ", " $set)) -}}
+{{- end -}}
+{{- else -}}
+{{- $missing := list -}}
+{{- $noSASL := list -}}
+{{- range $k := list "saslMechanism" "username" "passwordSecret" -}}
+{{- if and $sasl (ne $k "saslMechanism") (not (index $ks $k)) }}{{ $missing = append $missing $k }}{{ end -}}
+{{- if and (not $sasl) (index $ks $k) }}{{ $noSASL = append $noSASL $k }}{{ end -}}
+{{- end -}}
+{{- if $missing -}}
+{{- fail (printf "kafka.external.security.protocol %s signs in with SASL: set kafka.external.security.%s" $proto (join " and " $missing)) -}}
+{{- end -}}
+{{- if $noSASL -}}
+{{- fail (printf "kafka.external.security.%s %s set but protocol %s does not use SASL (sasl_plaintext or sasl_ssl do)" (join ", " $noSASL) (ternary "are" "is" (gt (len $noSASL) 1)) $proto) -}}
+{{- end -}}
+{{- $noTLS := list -}}
+{{- range $k := list "caSecret" "clientCertSecret" -}}
+{{- if and (not $tls) (index $ks $k) }}{{ $noTLS = append $noTLS $k }}{{ end -}}
+{{- end -}}
+{{- if $noTLS -}}
+{{- fail (printf "kafka.external.security.%s %s set but protocol %s does not use TLS (ssl or sasl_ssl do)" (join ", " $noTLS) (ternary "are" "is" (gt (len $noTLS) 1)) $proto) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
