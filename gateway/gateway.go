@@ -62,6 +62,14 @@ const (
 	ClassAnonymous RateClass = "anonymous"
 	// ClassUser is every route called by a verified user, per user id.
 	ClassUser RateClass = "user"
+	// ClassBadToken is no route's class: it counts, per client IP, the
+	// bearer tokens the edge refused (forged, expired, revoked). Once an
+	// address is over it, its tokens get a 429 before their signature is
+	// checked, so a flood of made-up tokens, which no other class limits
+	// (they fail before the route's own limit), cannot spend the gateway's
+	// CPU on RSA. It also refuses, until the retry time, good tokens sent
+	// from that address.
+	ClassBadToken RateClass = "bad_token"
 )
 
 // Rate is a GCRA limit: Limit requests per Period on average, with bursts

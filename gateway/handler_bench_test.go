@@ -105,7 +105,7 @@ func BenchmarkGatewayHandler(b *testing.B) {
 			Upstreams: upstreams,
 			Verifier:  verifier,
 			Limiter:   limiter,
-			Rates:     map[RateClass]Rate{ClassUser: {Limit: 100_000_000, Period: time.Second}},
+			Rates:     map[RateClass]Rate{ClassUser: {Limit: 100_000_000, Period: time.Second}, ClassBadToken: {Limit: 120, Period: time.Minute}},
 			Logger:    logger,
 		}); err != nil {
 			b.Fatal(err)

@@ -265,6 +265,40 @@ func (l *Limiter) Allow(ctx context.Context, class RateClass, rate Rate, key str
 	}
 }
 
+// Refused reports, without a Redis call, whether a request of key in class
+// would be refused now by what this replica last learned: its lease spent
+// and Redis's last answer saying no token is due yet, or its own bucket
+// spent while it decides alone. It is for checks that must cost
+// next to nothing for every caller who is not refused; a key this replica
+// never asked about is not refused. It does not take a request.
+func (l *Limiter) Refused(class RateClass, rate Rate, key string) (Decision, bool) {
+	lim, ok := redisLimit(rate)
+	if !ok {
+		return Decision{}, false
+	}
+	s := &l.shards[shardOf(class, key)]
+	s.mu.RLock()
+	e := s.m[rateKey{class, key}]
+	s.mu.RUnlock()
+	if e == nil {
+		return Decision{}, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := l.now()
+	if e.tokens > 0 && now.Before(e.expires) {
+		return Decision{}, false // a lease still holds tokens
+	}
+	if now.Before(e.deniedUntil) {
+		return e.refused(now, lim), true
+	}
+	ei := emission(lim)
+	if allowAt := e.localTAT.Add(ei - time.Duration(lim.Burst)*ei); now.Before(allowAt) {
+		return Decision{Limit: lim.Burst, Reset: e.localTAT.Sub(now), RetryAfter: allowAt.Sub(now), Local: true}, true
+	}
+	return Decision{}, false
+}
+
 // spend takes a token of e's lease when one is still valid. It sizes the
 // next lease by demand: larger when a request finds the lease spent before
 // it expired, the number spent when it expired with tokens left (which

@@ -567,3 +567,69 @@ func BenchmarkLimiterAllow(b *testing.B) {
 		})
 	}
 }
+
+// TestLimiterRefusedPeeksWithoutRedis shows Refused answers from what the
+// replica last learned, never calling Redis: nothing for a key it never
+// asked about or one with tokens left, a refusal (with its retry time)
+// once the bucket is spent, and nothing again once that time has passed.
+// While Redis is down it reads the replica's own bucket the same way.
+func TestLimiterRefusedPeeksWithoutRedis(t *testing.T) {
+	three := Rate{Limit: 3, Period: time.Minute, Burst: 3}
+	ctx := context.Background()
+	t.Run("Redis up", func(t *testing.T) {
+		c, prefix := redistest.New(t)
+		clock := &rlClock{t: time.Now()}
+		l, _ := rlNew(t, c, prefix, clock)
+		const key = "ip:192.0.2.7"
+		if d, refused := l.Refused(ClassBadToken, three, key); refused {
+			t.Fatalf("a key never seen: got refused %+v", d)
+		}
+		for i := range 2 {
+			l.Allow(ctx, ClassBadToken, three, key)
+			if d, refused := l.Refused(ClassBadToken, three, key); refused {
+				t.Fatalf("after %d of 3: got refused %+v", i+1, d)
+			}
+		}
+		if d := l.Allow(ctx, ClassBadToken, three, key); !d.Allowed || d.Remaining != 0 {
+			t.Fatalf("request 3: got %+v, want the last token", d)
+		}
+		calls := rlCount(l.calls)
+		d, refused := l.Refused(ClassBadToken, three, key)
+		if !refused || d.Allowed || d.RetryAfter <= 0 || d.Limit != 3 || d.Err() == nil {
+			t.Fatalf("bucket spent: got %+v refused=%v, want a refusal with a retry time", d, refused)
+		}
+		if d := l.Allow(ctx, ClassBadToken, three, key); d.Allowed {
+			t.Errorf("request 4: got %+v, want refused as Refused said", d)
+		}
+		if other, refused := l.Refused(ClassAnonymous, three, key); refused {
+			t.Errorf("the same key in another class: got refused %+v", other)
+		}
+		if got := rlCount(l.calls); got != calls {
+			t.Errorf("Refused made %d Redis calls, want none", got-calls)
+		}
+		clock.add(d.RetryAfter)
+		if d, refused := l.Refused(ClassBadToken, three, key); refused {
+			t.Errorf("after the retry time: got refused %+v", d)
+		}
+	})
+	t.Run("Redis down", func(t *testing.T) {
+		addr, _ := rlClosedPort(t)
+		clock := &rlClock{t: time.Now()}
+		l, _ := rlNew(t, rlDeadClient(t, addr), "test:", clock)
+		l.timeout = rateRedisTimeout
+		const key = "ip:192.0.2.8"
+		for range 3 {
+			if d := l.Allow(ctx, ClassBadToken, three, key); !d.Allowed || !d.Local {
+				t.Fatalf("got %+v, want allowed locally", d)
+			}
+		}
+		d, refused := l.Refused(ClassBadToken, three, key)
+		if !refused || !d.Local || d.RetryAfter <= 0 {
+			t.Fatalf("local bucket spent: got %+v refused=%v, want refused locally", d, refused)
+		}
+		clock.add(d.RetryAfter)
+		if d, refused := l.Refused(ClassBadToken, three, key); refused {
+			t.Errorf("after the retry time: got refused %+v", d)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -162,7 +163,7 @@ type edgeMiddleware struct {
 
 func (m edgeMiddleware) wrap(access Access, class RateClass, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, err := m.authenticate(r, access)
+		ctx, err := m.authenticate(w, r, access)
 		if err != nil {
 			httpx.WriteError(w, r, m.logger, err)
 			return
@@ -179,7 +180,7 @@ func (m edgeMiddleware) wrap(access Access, class RateClass, next http.Handler) 
 // OptionalUser, verified when a token is sent; for User, a token is
 // required. Services verify again; the edge check keeps forged, expired
 // and revoked tokens from reaching them at all.
-func (m edgeMiddleware) authenticate(r *http.Request, access Access) (context.Context, error) {
+func (m edgeMiddleware) authenticate(w http.ResponseWriter, r *http.Request, access Access) (context.Context, error) {
 	ctx := r.Context()
 	if access == Public {
 		return ctx, nil
@@ -195,11 +196,33 @@ func (m edgeMiddleware) authenticate(r *http.Request, access Access) (context.Co
 	if m.verifier == nil {
 		return nil, kit.ErrAuthUnavailable
 	}
-	c, err := m.verifier.Verify(ctx, token)
+	c, err := m.verify(ctx, w, r, token)
 	if err != nil {
 		return nil, err
 	}
 	return kit.WithClaims(ctx, c), nil
+}
+
+// verify checks token, unless the client's address has had more tokens
+// refused than ClassBadToken allows: then the answer is a 429 (its
+// RateLimit headers written to w) without a signature check. A token found
+// invalid is charged to the address; one that could not be checked (JWKS
+// unreachable) is not.
+func (m edgeMiddleware) verify(ctx context.Context, w http.ResponseWriter, r *http.Request, token string) (kit.Claims, error) {
+	rate, guarded := m.rates[ClassBadToken]
+	if !guarded || m.limiter == nil {
+		return m.verifier.Verify(ctx, token)
+	}
+	key := "ip:" + m.trusted.ClientIP(r)
+	if d, refused := m.limiter.Refused(ClassBadToken, rate, key); refused {
+		d.WriteHeaders(w.Header())
+		return kit.Claims{}, d.Err()
+	}
+	c, err := m.verifier.Verify(ctx, token)
+	if errors.Is(err, kit.ErrInvalidToken) {
+		m.limiter.Allow(ctx, ClassBadToken, rate, key)
+	}
+	return c, err
 }
 
 // admit applies the rate limit of class, keyed by the verified user when

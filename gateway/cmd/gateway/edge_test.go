@@ -130,6 +130,54 @@ func TestEdgeRefusesBadTokensBeforeTheService(t *testing.T) {
 	}
 }
 
+// TestEdgeStopsCheckingTokensFromAnAddressThatForgesThem sends tampered
+// tokens from one client address (X-Forwarded-For from a trusted peer)
+// until its GATEWAY_RATE_BAD_TOKEN budget is spent: each is a 401 until
+// then; afterwards even a good token from that address is a 429 with
+// Retry-After, which shows the token was not checked at all, and the
+// service sees nothing. Another address, and public routes, are untouched.
+func TestEdgeStopsCheckingTokensFromAnAddressThatForgesThem(t *testing.T) {
+	t.Parallel()
+	iss := kittest.NewIssuer(t)
+	up := newCountingUpstream(t)
+	const budget = 4
+	gw := apptest.NewClient(apptest.StartService(t, gatewayEnv(t, iss, up.URL,
+		"GATEWAY_RATE_BAD_TOKEN", fmt.Sprintf("%d/1h", budget)), loadConfig, run), "")
+	good := iss.Token(t, kittest.Claims{Subject: uuid.NewString(), Roles: []string{"student"}})
+	parts := strings.Split(good, ".")
+	forged := func(i int) string { // a valid header and claims under a made-up signature
+		sig := []byte(parts[2])
+		sig[i%len(sig)] ^= 1
+		return parts[0] + "." + parts[1] + "." + string(sig)
+	}
+	const attacker, bystander = "203.0.113.7", "198.51.100.2"
+	for i := range budget {
+		r := gw.Do(t, "GET", "/api/v1/enrollments", forged(i), nil, "X-Forwarded-For", attacker)
+		apptest.Want(t, r, http.StatusUnauthorized, "invalid_token")
+	}
+	for _, path := range []string{"/api/v1/enrollments", "/api/v1/courses/" + uuid.NewString()} { // User, OptionalUser
+		r := gw.Do(t, "GET", path, good, nil, "X-Forwarded-For", attacker)
+		apptest.Want(t, r, http.StatusTooManyRequests, "rate_limited")
+		if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 {
+			t.Errorf("%s: Retry-After %q, want whole seconds ≥ 1", path, r.Header.Get("Retry-After"))
+		}
+		if r.Header.Get("RateLimit-Limit") != strconv.Itoa(budget) || r.Header.Get("RateLimit-Remaining") != "0" {
+			t.Errorf("%s: RateLimit-Limit %q, -Remaining %q; want %d and 0", path,
+				r.Header.Get("RateLimit-Limit"), r.Header.Get("RateLimit-Remaining"), budget)
+		}
+	}
+	if hits := up.Hits("/api/v1/enrollments"); hits != 0 {
+		t.Errorf("the service saw %d requests from the refused address, want none", hits)
+	}
+	// Routes that do not look at tokens still serve the address.
+	apptest.Want(t, gw.Do(t, "GET", "/api/v1/courses", good, nil, "X-Forwarded-For", attacker), http.StatusOK, "")
+	// Another address with the same good token is served.
+	apptest.Want(t, gw.Do(t, "GET", "/api/v1/enrollments", good, nil, "X-Forwarded-For", bystander), http.StatusOK, "")
+	if hits := up.Hits("/api/v1/enrollments"); hits != 1 {
+		t.Errorf("the service saw %d requests, want the bystander's one", hits)
+	}
+}
+
 // TestRateLimitHoldsAcrossReplicas drives two gateway replicas sharing one
 // Redis from many clients that each send a random X-Forwarded-For. The
 // test client is not a trusted proxy, so the header is ignored: every

@@ -31,12 +31,15 @@ type Config struct {
 }
 
 // defaultRates: the strict class for login and registration, a generous one
-// for a signed-in user (a page of the app makes several calls), and one per
-// address for anonymous browsing.
+// for a signed-in user (a page of the app makes several calls), one per
+// address for anonymous browsing, and refused tokens per address: enough
+// for the expired tokens of many users behind one NAT (one each per access
+// token's life), far too few to matter as signature checks.
 var defaultRates = map[gateway.RateClass]string{
 	gateway.ClassAuth:      "20/1m",
 	gateway.ClassAnonymous: "600/1m",
 	gateway.ClassUser:      "1200/1m",
+	gateway.ClassBadToken:  "120/1m",
 }
 
 func loadConfig(r *config.Reader) (Config, error) {
