@@ -16,6 +16,14 @@ BIN                := bin
 CMDS               := ./auth/cmd/auth ./education/cmd/education ./finance/cmd/finance \
                       ./gateway/cmd/gateway ./scripts/devkafka
 
+# WITH_DEPS, a recipe's first commands (after set -euo pipefail): find or start Postgres and
+# Redis (scripts/deps.sh), stop on exit the ones it started, and point the Go tests at them.
+# TEST_PROLOGUE also checks for the programs the tests run (scripts/deps.sh tools).
+WITH_DEPS = deps_env=$$(scripts/deps.sh); eval "$$deps_env"; \
+	trap 'if [ -n "$$AZORA_DEPS_STARTED" ]; then scripts/deps.sh stop $$AZORA_DEPS_STARTED; fi' EXIT; \
+	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"
+TEST_PROLOGUE = set -euo pipefail; scripts/deps.sh tools; $(WITH_DEPS)
+
 .PHONY: help build run test test-go e2e helm-check smoke lint bench bench-go bench-gateway deps deps-stop nginx-check clean
 
 help: ## list the targets
@@ -33,33 +41,21 @@ run: ## start everything (deps, Kafka, services, NGINX) in the foreground; Ctrl-
 # tests at them, runs the race-enabled suite, then the end-to-end smoke test, and stops any
 # server it started.
 test: ## deps check, go test -race over every package, then scripts/smoke.sh
-	@set -euo pipefail; \
-	scripts/deps.sh tools; \
-	deps_env=$$(scripts/deps.sh); eval "$$deps_env"; \
-	trap 'if [ -n "$$AZORA_DEPS_STARTED" ]; then scripts/deps.sh stop $$AZORA_DEPS_STARTED; fi' EXIT; \
-	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
+	@$(TEST_PROLOGUE); \
 	echo "go test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)"; \
 	go test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS); \
 	(cd deploy/helm/chartcheck && go test -count=1 ./...); \
 	scripts/smoke.sh
 
 test-go: ## only the Go tests (go test -race), against the servers deps.sh finds or starts
-	@set -euo pipefail; \
-	scripts/deps.sh tools; \
-	deps_env=$$(scripts/deps.sh); eval "$$deps_env"; \
-	trap 'if [ -n "$$AZORA_DEPS_STARTED" ]; then scripts/deps.sh stop $$AZORA_DEPS_STARTED; fi' EXIT; \
-	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
+	@$(TEST_PROLOGUE); \
 	go test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # The journey and the fault runs (scripts/e2e) start the whole platform as real processes —
 # the services built from this checkout, two gateway replicas behind NGINX with TLS, a Redis and
 # a dev Kafka broker of their own — on throwaway databases. `make test` runs them too.
 e2e: ## the user journey through NGINX over HTTPS, and the fault runs (kill finance, stop Redis, stop Kafka)
-	@set -euo pipefail; \
-	scripts/deps.sh tools; \
-	deps_env=$$(scripts/deps.sh); eval "$$deps_env"; \
-	trap 'if [ -n "$$AZORA_DEPS_STARTED" ]; then scripts/deps.sh stop $$AZORA_DEPS_STARTED; fi' EXIT; \
-	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
+	@$(TEST_PROLOGUE); \
 	go test -race -count=1 -timeout $(TEST_TIMEOUT) -v ./scripts/e2e/
 
 # The chart checks live in their own Go module so Kubernetes' dependencies never reach the
@@ -87,9 +83,7 @@ bench-go: ## go test -bench on the packages that have benchmarks (BENCH, BENCHTI
 	@set -euo pipefail; \
 	pkgs=$$(grep -rl --include='*_test.go' -E '^func Benchmark' . | grep -v '^./.run/' | xargs -r -n1 dirname | sort -u); \
 	if [ -z "$$pkgs" ]; then echo "no benchmarks yet"; exit 0; fi; \
-	deps_env=$$(scripts/deps.sh); eval "$$deps_env"; \
-	trap 'if [ -n "$$AZORA_DEPS_STARTED" ]; then scripts/deps.sh stop $$AZORA_DEPS_STARTED; fi' EXIT; \
-	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}"; \
+	$(WITH_DEPS); \
 	echo "go test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME)" $$pkgs; \
 	go test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) $$pkgs
 

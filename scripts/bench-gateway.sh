@@ -67,28 +67,12 @@ PIDS=()
 WRK_PID="" # the wrk running now, if any
 AZORA_DEPS_STARTED=""
 
-# stop_pid PID: SIGTERM, up to 10 s to exit, then SIGKILL.
-stop_pid() {
-	pid_alive "$1" || return 0
-	kill -TERM "$1" 2>/dev/null || return 0
-	local i
-	for i in $(seq 100); do
-		pid_alive "$1" || return 0
-		sleep 0.1
-	done
-	say "pid $1 ignored SIGTERM; killing it"
-	kill -KILL "$1" 2>/dev/null || true
-}
-
 cleanup() {
 	local rc=$? pid
 	trap - EXIT INT TERM
-	for pid in $WRK_PID "${PIDS[@]}"; do stop_pid "$pid"; done
+	for pid in $WRK_PID "${PIDS[@]}"; do stop_process "pid $pid" "$pid"; done
 	wait 2>/dev/null || true
-	if [ -n "$AZORA_DEPS_STARTED" ]; then
-		# shellcheck disable=SC2086 # a list of words: pg redis
-		scripts/deps.sh stop $AZORA_DEPS_STARTED || true
-	fi
+	stop_started_deps || true
 	if [ "$rc" != 0 ] || [ "${BENCH_KEEP:-}" = 1 ]; then
 		say "logs kept in $WORK"
 	else

@@ -83,10 +83,7 @@ FAILED=()
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	if [ -n "$AZORA_DEPS_STARTED" ]; then
-		# shellcheck disable=SC2086 # a list of words: pg redis
-		scripts/deps.sh stop $AZORA_DEPS_STARTED || true
-	fi
+	stop_started_deps || true
 	if [ "$rc" != 0 ] || [ "${BENCH_KEEP:-}" = 1 ] || [ ${#FAILED[@]} -gt 0 ]; then
 		say "output of every piece kept in $WORK"
 	else

@@ -68,6 +68,31 @@ need_tool() {
 	find_tool "$1" || die "$1 installed but not found"
 }
 
+# stop_process NAME PID: SIGTERM, up to 10 s to exit, then SIGKILL; reaps PID when it is a child.
+stop_process() {
+	local name=$1 pid=$2
+	if pid_alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 100); do
+			pid_alive "$pid" || break
+			sleep 0.1
+		done
+		if pid_alive "$pid"; then
+			say "$name (pid $pid) ignored SIGTERM for 10s; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+# stop_started_deps: stops the servers `eval "$(scripts/deps.sh)"` started for this script (the
+# list in AZORA_DEPS_STARTED), and nothing it merely found.
+stop_started_deps() {
+	[ -n "${AZORA_DEPS_STARTED:-}" ] || return 0
+	# shellcheck disable=SC2086 # a list of words: pg redis
+	"$AZORA_ROOT/scripts/deps.sh" stop $AZORA_DEPS_STARTED
+}
+
 # tcp_open HOST PORT: true when something accepts TCP connections there.
 tcp_open() {
 	(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null

@@ -70,21 +70,6 @@ spawn() {
 	echo "$!" >"$PID_DIR/$name.pid"
 }
 
-stop_one() {
-	local name=$1 pid=$2 i
-	pid_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 100); do
-		pid_alive "$pid" || break
-		sleep 0.1
-	done
-	if pid_alive "$pid"; then
-		say "$name (pid $pid) ignored SIGTERM for 10s; killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
 	local rc=$? i
 	trap - EXIT INT TERM
@@ -92,14 +77,11 @@ cleanup() {
 	if [ ${#NAMES[@]} -gt 0 ]; then
 		say "stopping ${NAMES[*]}"
 		for ((i = ${#NAMES[@]} - 1; i >= 0; i--)); do
-			stop_one "${NAMES[i]}" "${PIDS[i]}"
+			stop_process "${NAMES[i]}" "${PIDS[i]}"
 			rm -f "$PID_DIR/${NAMES[i]}.pid"
 		done
 	fi
-	if [ -n "${AZORA_DEPS_STARTED:-}" ]; then
-		# shellcheck disable=SC2086 # a word list on purpose
-		"$AZORA_ROOT/scripts/deps.sh" stop $AZORA_DEPS_STARTED || rc=1
-	fi
+	stop_started_deps || rc=1
 	rm -f "$RUN_DIR/run.pid"
 	say "stopped"
 	exit "$rc"
