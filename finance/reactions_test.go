@@ -165,6 +165,38 @@ func (w *rxWorld) charge(t *testing.T, enrollment, student, instructor string, a
 	}
 }
 
+// spentSale is an enrollment whose payout the instructor partly moved to a
+// friend's wallet before the sale was cancelled: the refund finds the
+// wallet short.
+type spentSale struct {
+	student, instructor, enrollment string
+	studentWallet, wallet, friend   finance.Wallet
+}
+
+// sellSpendCancel sells a 1000 USD course (the instructor gets 900), has
+// the instructor move spent of it away, then cancels the enrollment.
+func (w *rxWorld) sellSpendCancel(t *testing.T, spent int64) spentSale {
+	t.Helper()
+	var s spentSale
+	s.student, s.studentWallet = w.user(t)
+	s.instructor, s.wallet = w.user(t)
+	_, s.friend = w.user(t)
+	w.fund(t, s.studentWallet.ID, 1000)
+	s.enrollment = uuid.NewString()
+	w.charge(t, s.enrollment, s.student, s.instructor, 1000)
+	if got := w.balance(t, s.wallet.ID); got != 900 {
+		t.Fatalf("instructor after the sale: got %d, want 900", got)
+	}
+	if _, err := w.svc.Transfer(w.ctx, finance.Actor{UserID: s.instructor}, finance.TransferRequest{
+		FromWalletID: s.wallet.ID, ToWalletID: s.friend.ID, Amount: spent, Currency: "USD"}); err != nil {
+		t.Fatalf("instructor transfers %d away: %v", spent, err)
+	}
+	if err := w.svc.EnrollmentCancelled(w.ctx, s.enrollment, s.student); err != nil {
+		t.Fatalf("cancel: got %v, want the refund to go through", err)
+	}
+	return s
+}
+
 // invariants fails t unless the ledger is whole: every balance is the
 // sum of its postings, all balances together sum to zero (each
 // transaction does), no wallet is below zero and no receivable above.
@@ -195,23 +227,9 @@ func (w *rxWorld) invariants(t *testing.T) {
 // the instructor's debt, and the next sale pays that debt first.
 func TestEnrollmentRefundAfterPayoutSpent(t *testing.T) {
 	w := newRXWorld(t)
-	student, sw := w.user(t)
-	instructor, iw := w.user(t)
-	_, friend := w.user(t)
-	w.fund(t, sw.ID, 1000)
-	first := uuid.NewString()
-	w.charge(t, first, student, instructor, 1000)
-	if got := w.balance(t, iw.ID); got != 900 {
-		t.Fatalf("instructor after the sale: got %d, want 900", got)
-	}
-	if _, err := w.svc.Transfer(w.ctx, finance.Actor{UserID: instructor}, finance.TransferRequest{
-		FromWalletID: iw.ID, ToWalletID: friend.ID, Amount: 600, Currency: "USD"}); err != nil {
-		t.Fatalf("instructor transfers 600 away: %v", err)
-	}
-
-	if err := w.svc.EnrollmentCancelled(w.ctx, first, student); err != nil {
-		t.Fatalf("cancel: got %v, want the refund to go through", err)
-	}
+	s := w.sellSpendCancel(t, 600)
+	student, instructor, first := s.student, s.instructor, s.enrollment
+	sw, iw, friend := s.studentWallet, s.wallet, s.friend
 	check := func(when string, studentWant, walletWant, debtWant, feesWant int64) {
 		t.Helper()
 		for _, c := range []struct {
@@ -405,21 +423,10 @@ func TestEnrollmentChargesRaceDebtRecovery(t *testing.T) {
 	w := newRXWorld(t)
 	const rounds, buyers, spent = 4, 8, 450
 	for round := range rounds {
-		instructor, iw := w.user(t)
-		_, friend := w.user(t)
-		student, sw := w.user(t)
-		w.fund(t, sw.ID, 1000)
-		sold := uuid.NewString()
-		w.charge(t, sold, student, instructor, 1000)
 		// The instructor spends part of the payout, then the sale is
 		// cancelled: the wallet gives back 450, the other 450 is owed.
-		if _, err := w.svc.Transfer(w.ctx, finance.Actor{UserID: instructor}, finance.TransferRequest{
-			FromWalletID: iw.ID, ToWalletID: friend.ID, Amount: spent, Currency: "USD"}); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.svc.EnrollmentCancelled(w.ctx, sold, student); err != nil {
-			t.Fatal(err)
-		}
+		sale := w.sellSpendCancel(t, spent)
+		instructor, iw := sale.instructor, sale.wallet
 		if got := w.debt(t, instructor); got != -spent {
 			t.Fatalf("round %d: debt before the race: got %d, want %d", round, got, -spent)
 		}
