@@ -63,21 +63,35 @@ func (l *PostgresLedger) OpenWallet(ctx context.Context, id, userID, currency st
 	if err := checkCurrency(currency); err != nil {
 		return Wallet{}, false, err
 	}
+	r, created, err := l.insertOrRead(ctx, "wallet",
+		insertWallet, []any{wid.String(), uid.String(), currency, orNow(at)},
+		selectWalletOf, []any{uid.String(), currency})
+	if err != nil {
+		return Wallet{}, false, err
+	}
+	return r.wallet(), created, nil
+}
+
+// insertOrRead opens a user's account of a kind: insert (INSERT … ON
+// CONFLICT DO NOTHING RETURNING the row) creates it, and when a concurrent
+// opener won the conflict, read returns the winner's row. It reports
+// whether this call created the row; what names the account in errors.
+func (l *PostgresLedger) insertOrRead(ctx context.Context, what, insert string, insertArgs []any, read string, readArgs []any) (accountRow, bool, error) {
 	var r accountRow
-	err = sqlx.GetContext(ctx, l.q(ctx), &r, insertWallet, wid.String(), uid.String(), currency, orNow(at))
+	err := sqlx.GetContext(ctx, l.q(ctx), &r, insert, insertArgs...)
 	if err == nil {
-		return r.wallet(), true, nil
+		return r, true, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return Wallet{}, false, ledgerErr(err, "open wallet", nil)
+		return r, false, ledgerErr(err, "open "+what, nil)
 	}
 	// The conflict's row was committed (ON CONFLICT waited for it), so this
 	// statement's fresh snapshot sees it. Under REPEATABLE READ Postgres
 	// reports such a conflict as a serialization failure instead.
-	if err := sqlx.GetContext(ctx, l.q(ctx), &r, selectWalletOf, uid.String(), currency); err != nil {
-		return Wallet{}, false, errs.Internalf(err, "finance: open wallet: read the existing wallet")
+	if err := sqlx.GetContext(ctx, l.q(ctx), &r, read, readArgs...); err != nil {
+		return r, false, errs.Internalf(err, "finance: open %s: read the existing one", what)
 	}
-	return r.wallet(), false, nil
+	return r, false, nil
 }
 
 const selectWallet = accountColumns + ` WHERE id = $1 AND kind = 'wallet'`
@@ -239,13 +253,11 @@ func (l *PostgresLedger) OpenReceivable(ctx context.Context, userID, currency st
 	if err != nil {
 		return Account{}, errs.Internalf(err, "finance: receivable id")
 	}
-	var r accountRow
-	err = sqlx.GetContext(ctx, l.q(ctx), &r, insertReceivable, id.String(), uid.String(), currency)
-	if errors.Is(err, sql.ErrNoRows) { // created meanwhile by someone else
-		err = sqlx.GetContext(ctx, l.q(ctx), &r, selectReceivable, uid.String(), currency)
-	}
+	r, _, err := l.insertOrRead(ctx, "receivable",
+		insertReceivable, []any{id.String(), uid.String(), currency},
+		selectReceivable, []any{uid.String(), currency})
 	if err != nil {
-		return Account{}, ledgerErr(err, "open receivable", nil)
+		return Account{}, err
 	}
 	return r.account(), nil
 }

@@ -273,16 +273,6 @@ func (s *FinanceService) planRefund(ctx context.Context, enrollmentID string, ch
 		}}, nil
 }
 
-// accountIn returns the account with id among accounts, or nil.
-func accountIn(accounts []Account, id string) *Account {
-	for i := range accounts {
-		if accounts[i].ID == id {
-			return &accounts[i]
-		}
-	}
-	return nil
-}
-
 // CourseCompleted implements Reactions. The reward is posted with the
 // enrollment id as reference, so it is paid at most once; an unfunded
 // rewards account pays nothing (the ledger refuses to overdraw it).

@@ -174,8 +174,16 @@ func (s *FinanceService) mayDebit(ctx context.Context, a Actor, id string) error
 
 // walletIn returns the wallet with id among accounts, or nil.
 func walletIn(accounts []Account, id string) *Account {
+	if a := accountIn(accounts, id); a != nil && a.Kind == KindWallet {
+		return a
+	}
+	return nil
+}
+
+// accountIn returns the account with id among accounts, or nil.
+func accountIn(accounts []Account, id string) *Account {
 	for i := range accounts {
-		if accounts[i].ID == id && accounts[i].Kind == KindWallet {
+		if accounts[i].ID == id {
 			return &accounts[i]
 		}
 	}
