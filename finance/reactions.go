@@ -87,23 +87,16 @@ func (s *FinanceService) charge(ctx context.Context, c Charge) (txID, reason str
 		return "", "", err
 	}
 	fee := c.Amount * s.cfg.FeeBasisPoints / 10000
-	for range maxPlans {
-		t, err := s.planCharge(ctx, c, student.ID, instructor.ID, fees.ID, fee)
-		if err != nil {
-			return "", "", err
-		}
-		err = s.Ledger.Post(ctx, t)
-		switch {
-		case errors.Is(err, errReplan):
-			continue
-		case errors.Is(err, ErrInsufficientFunds):
-			return "", "insufficient_funds", nil
-		case err != nil:
-			return "", "", err
-		}
-		return t.ID, "", nil
+	t, err := s.postPlanned(ctx, "charge of enrollment "+c.EnrollmentID, func() (Transaction, error) {
+		return s.planCharge(ctx, c, student.ID, instructor.ID, fees.ID, fee)
+	})
+	switch {
+	case errors.Is(err, ErrInsufficientFunds):
+		return "", "insufficient_funds", nil
+	case err != nil:
+		return "", "", err
 	}
-	return "", "", errs.Internalf(errReplan, "finance: charge of enrollment %s: %d plans", c.EnrollmentID, maxPlans)
+	return t.ID, "", nil
 }
 
 // planCharge returns the enrollment_charge transaction: the price out of
@@ -185,19 +178,30 @@ var errReplan = errors.New("finance: a balance moved between planning and postin
 // when that plan posts to an account the first did not lock.
 const maxPlans = 4
 
+// postPlanned posts the transaction plan returns, planning again (at most
+// maxPlans times) while the plan's Check finds that a balance it was made
+// from has moved, and returns the transaction posted. what names the
+// posting in the error after maxPlans.
+func (s *FinanceService) postPlanned(ctx context.Context, what string, plan func() (Transaction, error)) (Transaction, error) {
+	for range maxPlans {
+		t, err := plan()
+		if err != nil {
+			return Transaction{}, err
+		}
+		if err := s.Ledger.Post(ctx, t); !errors.Is(err, errReplan) {
+			return t, err
+		}
+	}
+	return Transaction{}, errs.Internalf(errReplan, "finance: %s: %d plans", what, maxPlans)
+}
+
 // refund posts the reversal of charge under (TxEnrollmentRefund,
 // enrollmentID), planned by planRefund until a plan's Check holds.
 func (s *FinanceService) refund(ctx context.Context, enrollmentID string, charge Transaction) error {
-	for range maxPlans {
-		t, err := s.planRefund(ctx, enrollmentID, charge)
-		if err != nil {
-			return err
-		}
-		if err := s.Ledger.Post(ctx, t); !errors.Is(err, errReplan) {
-			return err
-		}
-	}
-	return errs.Internalf(errReplan, "finance: refund of enrollment %s: %d plans", enrollmentID, maxPlans)
+	_, err := s.postPlanned(ctx, "refund of enrollment "+enrollmentID, func() (Transaction, error) {
+		return s.planRefund(ctx, enrollmentID, charge)
+	})
+	return err
 }
 
 // plannedDebit is a wallet leg of a refund: want is what the reversal
