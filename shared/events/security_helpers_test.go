@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -160,44 +159,23 @@ func startSecureConsumer(t *testing.T, c *events.Consumer) {
 	})
 }
 
-// readSecure reads the platform's topics from the start with a franz-go
-// client speaking SCRAM-SHA-512 over TLS (trusting roots) until it has
-// seen want distinct events, and returns how many records each event id
-// has.
-func readSecure(t *testing.T, brokers string, roots *x509.CertPool, want int) map[string]int {
+// readSecure reads what the platform's topics hold with a franz-go client
+// that must present TLS (trusting roots) and SCRAM-SHA-512 too, and
+// returns how many records each event id has.
+func readSecure(t *testing.T, brokers string, roots *x509.CertPool) map[string]int {
 	t.Helper()
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(strings.Split(brokers, ",")...),
-		kgo.DialTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}),
-		kgo.SASL(scram.Auth{User: saslUser, Pass: saslPass}.AsSha512Mechanism()),
-		kgo.ConsumeTopics(events.Topics...),
-		kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(100*time.Millisecond),
-	)
-	if err != nil {
-		t.Fatalf("kgo client: %v", err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	got := map[string]int{}
-	for len(got) < want {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read over SASL/TLS: got %d distinct events within 10s, want %d", len(got), want)
-		}
-		for _, fe := range fs.Errors() {
-			if !errors.Is(fe.Err, context.DeadlineExceeded) {
-				t.Fatalf("read over SASL/TLS: %s/%d: %v", fe.Topic, fe.Partition, fe.Err)
-			}
-		}
-		fs.EachRecord(func(r *kgo.Record) {
+	for _, topic := range events.Topics {
+		recs := kafkatest.ReadAll(t, brokers, topic, 0, 10*time.Second,
+			kgo.DialTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}),
+			kgo.SASL(scram.Auth{User: saslUser, Pass: saslPass}.AsSha512Mechanism()))
+		for _, r := range recs {
 			ev, err := events.Parse(r.Value)
 			if err != nil {
 				t.Fatalf("record %s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err)
 			}
 			got[ev.ID]++
-		})
+		}
 	}
 	return got
 }

@@ -29,25 +29,27 @@ type Record struct {
 // moment, so records already written are all returned even when there are
 // more than want (duplicates included). want 0 reads what is there now.
 // Records come ordered by partition then offset. Not reaching want within
-// timeout fails the test, naming how many records arrived.
-func ReadAll(t testing.TB, brokers, topic string, want int, timeout time.Duration) []Record {
+// timeout fails the test, naming how many records arrived. opts add to the
+// reading client's options, e.g. kgo.DialTLSConfig and kgo.SASL for a
+// broker that demands them.
+func ReadAll(t testing.TB, brokers, topic string, want int, timeout time.Duration, opts ...kgo.Opt) []Record {
 	t.Helper()
-	recs, err := readAll(brokers, topic, want, timeout)
+	recs, err := readAll(brokers, topic, want, timeout, opts...)
 	if err != nil {
 		t.Fatalf("kafkatest: read %s: %v", topic, err)
 	}
 	return recs
 }
 
-func readAll(brokers, topic string, want int, timeout time.Duration) ([]Record, error) {
+func readAll(brokers, topic string, want int, timeout time.Duration, opts ...kgo.Opt) ([]Record, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(strings.Split(brokers, ",")...),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(100*time.Millisecond),
-	)
+		kgo.FetchMaxWait(100 * time.Millisecond),
+	}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
