@@ -260,6 +260,14 @@ type Sessions interface {
 	Revoke(ctx context.Context, sid string) error
 	// RevokeUser revokes every session of the user.
 	RevokeUser(ctx context.Context, userID string) error
+	// TrackGrant records that sid, live until expires, was granted to the
+	// OAuth client, so RevokeClient reaches it; Create does it for a
+	// session with a ClientID. Errors: invalid_client once the client is
+	// being deleted.
+	TrackGrant(ctx context.Context, clientID, sid string, expires time.Time) error
+	// RevokeClient revokes every grant of the client and refuses new ones
+	// from then on (its deletion).
+	RevokeClient(ctx context.Context, clientID string) error
 }
 
 // Challenges stores short-lived MFA state in Redis.

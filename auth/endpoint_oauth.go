@@ -10,21 +10,27 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/azora-os/azora/shared/kit"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // OAuthEndpoints holds one go-kit endpoint per OAuth route.
 type OAuthEndpoints struct {
-	RegisterClientEndpoint  endpoint.Endpoint
-	AuthorizeEndpoint       endpoint.Endpoint // GET: the sign-in page
-	AuthorizeSubmitEndpoint endpoint.Endpoint // POST: the page's steps
-	TokenEndpoint           endpoint.Endpoint
-	IntrospectEndpoint      endpoint.Endpoint
-	RevokeEndpoint          endpoint.Endpoint
-	UserInfoEndpoint        endpoint.Endpoint
+	RegisterClientEndpoint     endpoint.Endpoint
+	ListClientsEndpoint        endpoint.Endpoint
+	GetClientEndpoint          endpoint.Endpoint
+	RotateClientSecretEndpoint endpoint.Endpoint
+	DeleteClientEndpoint       endpoint.Endpoint
+	AuthorizeEndpoint          endpoint.Endpoint // GET: the sign-in page
+	AuthorizeSubmitEndpoint    endpoint.Endpoint // POST: the page's steps
+	TokenEndpoint              endpoint.Endpoint
+	IntrospectEndpoint         endpoint.Endpoint
+	RevokeEndpoint             endpoint.Endpoint
+	UserInfoEndpoint           endpoint.Endpoint
 }
 
 // MakeOAuthEndpoints returns s's OAuth endpoints, each wrapped in
-// kit.Chain: register_client needs the admin role; userinfo a user token
+// kit.Chain: the client routes (register, list, get, rotate the secret,
+// delete) need the admin role; userinfo a user token
 // (a service token has no user role and is refused); the authorization,
 // token, introspection and revocation endpoints are public (no JWT step):
 // they authenticate users by the page and clients by their credentials.
@@ -33,14 +39,21 @@ func MakeOAuthEndpoints(s OAuth, logger log.Logger, m *kit.Metrics, v *kit.Verif
 	public := func(name string, ep endpoint.Endpoint) endpoint.Endpoint {
 		return kit.Chain(logger, m, kit.Spec{Name: name})(ep)
 	}
+	admin := func(name string, ep endpoint.Endpoint) endpoint.Endpoint {
+		return kit.Chain(logger, m, kit.Spec{Name: name, Verifier: v, Roles: []string{RoleAdmin}})(ep)
+	}
 	return OAuthEndpoints{
-		RegisterClientEndpoint:  kit.Chain(logger, m, kit.Spec{Name: "register_client", Verifier: v, Roles: []string{RoleAdmin}})(makeRegisterClientEndpoint(s)),
-		AuthorizeEndpoint:       public("oauth_authorize", makeAuthorizeEndpoint(s)),
-		AuthorizeSubmitEndpoint: public("oauth_authorize_submit", makeAuthorizeSubmitEndpoint(s)),
-		TokenEndpoint:           public("oauth_token", makeTokenEndpoint(s)),
-		IntrospectEndpoint:      public("oauth_introspect", makeIntrospectEndpoint(s)),
-		RevokeEndpoint:          public("oauth_revoke", makeRevokeEndpoint(s)),
-		UserInfoEndpoint:        kit.Chain(logger, m, kit.Spec{Name: "oauth_userinfo", Verifier: v, Roles: userRoles})(makeUserInfoEndpoint(s)),
+		RegisterClientEndpoint:     admin("register_client", makeRegisterClientEndpoint(s)),
+		ListClientsEndpoint:        admin("list_clients", makeListClientsEndpoint(s)),
+		GetClientEndpoint:          admin("get_client", makeGetClientEndpoint(s)),
+		RotateClientSecretEndpoint: admin("rotate_client_secret", makeRotateClientSecretEndpoint(s)),
+		DeleteClientEndpoint:       admin("delete_client", makeDeleteClientEndpoint(s)),
+		AuthorizeEndpoint:          public("oauth_authorize", makeAuthorizeEndpoint(s)),
+		AuthorizeSubmitEndpoint:    public("oauth_authorize_submit", makeAuthorizeSubmitEndpoint(s)),
+		TokenEndpoint:              public("oauth_token", makeTokenEndpoint(s)),
+		IntrospectEndpoint:         public("oauth_introspect", makeIntrospectEndpoint(s)),
+		RevokeEndpoint:             public("oauth_revoke", makeRevokeEndpoint(s)),
+		UserInfoEndpoint:           kit.Chain(logger, m, kit.Spec{Name: "oauth_userinfo", Verifier: v, Roles: userRoles})(makeUserInfoEndpoint(s)),
 	}
 }
 
@@ -84,6 +97,89 @@ type (
 
 // StatusCode makes httpx.EncodeJSON answer 201 for a new client.
 func (ClientCredentials) StatusCode() int { return http.StatusCreated }
+
+// The admin's views of registered clients.
+type (
+	// clientIDRequest names a client by the path's id.
+	clientIDRequest struct{ ID string }
+	// clientInfo is a registered client as the admin routes show it: never
+	// its secret, which only registration and rotation show, once.
+	clientInfo struct {
+		ID           string   `json:"id"`
+		Name         string   `json:"name"`
+		RedirectURIs []string `json:"redirect_uris"`
+		GrantTypes   []string `json:"grant_types"`
+		Scopes       []string `json:"scopes"`
+		// Public is a client without a secret (token_endpoint_auth_method
+		// none at registration).
+		Public          bool       `json:"public"`
+		CreatedBy       string     `json:"created_by,omitempty"`
+		CreatedAt       time.Time  `json:"created_at"`
+		SecretRotatedAt *time.Time `json:"secret_rotated_at,omitempty"`
+	}
+	clientResponse struct {
+		Client clientInfo `json:"client"`
+	}
+	// rotatedSecret is ClientCredentials answered 200: the client is not
+	// new.
+	rotatedSecret ClientCredentials
+)
+
+// infoOf is c as the admin routes show it; its lists are never null.
+func infoOf(c Client) clientInfo {
+	ci := clientInfo{
+		ID: c.ID, Name: c.Name, RedirectURIs: nonNil(c.RedirectURIs), GrantTypes: nonNil(c.GrantTypes),
+		Scopes: nonNil(c.Scopes), Public: c.Public(), CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt,
+	}
+	if !c.SecretRotatedAt.IsZero() {
+		at := c.SecretRotatedAt
+		ci.SecretRotatedAt = &at
+	}
+	return ci
+}
+
+func makeListClientsEndpoint(s OAuth) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		p, err := s.ListClients(ctx, request.(page.Request))
+		if err != nil {
+			return nil, err
+		}
+		out := page.Page[clientInfo]{Items: make([]clientInfo, len(p.Items)), NextCursor: p.NextCursor}
+		for i, c := range p.Items {
+			out.Items[i] = infoOf(c)
+		}
+		return out, nil
+	}
+}
+
+func makeGetClientEndpoint(s OAuth) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		c, err := s.GetClient(ctx, request.(clientIDRequest).ID)
+		if err != nil {
+			return nil, err
+		}
+		return clientResponse{Client: infoOf(c)}, nil
+	}
+}
+
+func makeRotateClientSecretEndpoint(s OAuth) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		creds, err := s.RotateClientSecret(ctx, request.(clientIDRequest).ID)
+		if err != nil {
+			return nil, err
+		}
+		return rotatedSecret(creds), nil
+	}
+}
+
+func makeDeleteClientEndpoint(s OAuth) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		if err := s.DeleteClient(ctx, request.(clientIDRequest).ID); err != nil {
+			return nil, err
+		}
+		return noContent{}, nil
+	}
+}
 
 func makeRegisterClientEndpoint(s OAuth) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {

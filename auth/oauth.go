@@ -7,6 +7,7 @@ import (
 
 	"github.com/azora-os/azora/shared/errs"
 	"github.com/azora-os/azora/shared/kit"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // OAuth grant types (RFC 6749). The implicit and password grants are not
@@ -53,6 +54,10 @@ var (
 	// them.
 	ErrUnknownClient       = errs.New(errs.Invalid, "unknown_client", "no client is registered with this client_id")
 	ErrRedirectURIMismatch = errs.New(errs.Invalid, "invalid_redirect_uri", "the redirect_uri is missing or does not exactly match one the client registered")
+	// ErrClientNotFound and ErrClientIsPublic answer the admin routes
+	// that read and change registered clients.
+	ErrClientNotFound = errs.New(errs.NotFound, "client_not_found", "no OAuth client has this id")
+	ErrClientIsPublic = errs.New(errs.Conflict, "client_is_public", "a public client has no secret to rotate")
 	// ErrAuthorizationExpired is a consent step that took too long or was
 	// already answered.
 	ErrAuthorizationExpired = errs.New(errs.Invalid, "authorization_expired", "this sign-in expired or was already used; start again from the application")
@@ -85,6 +90,9 @@ type Client struct {
 	Scopes       []string // what the client may ask for
 	CreatedBy    string   // the admin who registered it
 	CreatedAt    time.Time
+	// SecretRotatedAt is when an admin last replaced the secret; zero
+	// until then.
+	SecretRotatedAt time.Time
 }
 
 // Public reports whether c has no secret.
@@ -249,6 +257,18 @@ type IDTokenClaims struct {
 type OAuth interface {
 	// RegisterClient registers a client. Errors: validation_failed.
 	RegisterClient(ctx context.Context, req ClientRequest) (ClientCredentials, error)
+	// ListClients pages through the registered clients, newest first.
+	// Errors: invalid_cursor.
+	ListClients(ctx context.Context, p page.Request) (page.Page[Client], error)
+	// GetClient returns a registered client. Errors: client_not_found.
+	GetClient(ctx context.Context, id string) (Client, error)
+	// RotateClientSecret gives a confidential client a new secret, shown
+	// once; the old one stops working. Errors: client_not_found,
+	// client_is_public.
+	RotateClientSecret(ctx context.Context, id string) (ClientCredentials, error)
+	// DeleteClient removes a client and revokes every grant it holds.
+	// Errors: client_not_found.
+	DeleteClient(ctx context.Context, id string) error
 	// Authorize checks an authorization request. Errors: unknown_client,
 	// invalid_redirect_uri (never redirected); a *RedirectError otherwise.
 	Authorize(ctx context.Context, req AuthorizationRequest) (Authorization, error)
@@ -283,6 +303,15 @@ type Clients interface {
 	Create(ctx context.Context, c Client) error
 	// ByID finds a client. Errors: unknown_client.
 	ByID(ctx context.Context, id string) (Client, error)
+	// List pages through every client, newest first. Errors:
+	// invalid_cursor.
+	List(ctx context.Context, p page.Request) (page.Page[Client], error)
+	// SetSecret replaces the secret hash of a confidential client and
+	// records when. Errors: unknown_client (no confidential client has
+	// that id).
+	SetSecret(ctx context.Context, id, secretHash string, at time.Time) error
+	// Delete removes a client. Errors: unknown_client.
+	Delete(ctx context.Context, id string) error
 }
 
 // OAuthStore keeps the short-lived authorization state (Redis).

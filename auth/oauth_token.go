@@ -177,7 +177,8 @@ func (o *OAuthServer) refreshGrant(ctx context.Context, c Client, req TokenReque
 // service identity, sub = client_id, no user roles, the client's service
 // scopes (all of them unless fewer are asked for). It gets a sid of its
 // own, with no session behind it, so that revoking it reaches every
-// service through the revocation list.
+// service through the revocation list; the sid is tracked under the
+// client, so deleting the client revokes it too.
 func (o *OAuthServer) clientCredentials(ctx context.Context, c Client, req TokenRequest) (TokenResponse, error) {
 	if c.Public() {
 		return TokenResponse{}, ErrUnauthorizedClient.WithMessage("a public client cannot use client_credentials")
@@ -196,7 +197,11 @@ func (o *OAuthServer) clientCredentials(ctx context.Context, c Client, req Token
 	if err != nil {
 		return TokenResponse{}, errs.Internalf(err, "new grant id")
 	}
-	access, err := o.signAccess(ctx, AccessClaims{Subject: c.ID, SessionID: sid.String(), ClientID: c.ID, Scope: scope})
+	now := o.cfg.Clock().UTC()
+	if err := o.Sessions.TrackGrant(ctx, c.ID, sid.String(), now.Add(o.cfg.AccessTTL)); err != nil {
+		return TokenResponse{}, err
+	}
+	access, err := o.signAccess(ctx, AccessClaims{Subject: c.ID, SessionID: sid.String(), ClientID: c.ID, Scope: scope, IssuedAt: now})
 	if err != nil {
 		return TokenResponse{}, err
 	}

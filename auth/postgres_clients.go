@@ -12,6 +12,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/azora-os/azora/shared/errs"
+	"github.com/azora-os/azora/shared/page"
 	"github.com/azora-os/azora/shared/pg"
 )
 
@@ -33,6 +34,7 @@ type clientRow struct {
 	Scopes       pq.StringArray `db:"scopes"`
 	CreatedBy    sql.NullString `db:"created_by"`
 	CreatedAt    time.Time      `db:"created_at"`
+	RotatedAt    sql.NullTime   `db:"secret_rotated_at"`
 }
 
 func (r clientRow) client() Client {
@@ -42,6 +44,7 @@ func (r clientRow) client() Client {
 		GrantTypes:   slices.Clone([]string(r.GrantTypes)),
 		Scopes:       slices.Clone([]string(r.Scopes)),
 		CreatedBy:    r.CreatedBy.String, CreatedAt: r.CreatedAt.UTC(),
+		SecretRotatedAt: r.RotatedAt.Time.UTC(),
 	}
 }
 
@@ -63,9 +66,9 @@ func (s *PostgresClients) Create(ctx context.Context, c Client) error {
 	return nil
 }
 
-const selectClient = `
-SELECT id, name, secret_hash, redirect_uris, grant_types, scopes, created_by, created_at
-FROM oauth_clients WHERE id = $1`
+const clientColumns = `id, name, secret_hash, redirect_uris, grant_types, scopes, created_by, created_at, secret_rotated_at`
+
+const selectClient = `SELECT ` + clientColumns + ` FROM oauth_clients WHERE id = $1`
 
 // ByID implements Clients. An id that is not a UUID names no client.
 // Errors: unknown_client, internal.
@@ -83,6 +86,78 @@ func (s *PostgresClients) ByID(ctx context.Context, id string) (Client, error) {
 		return Client{}, errs.Internalf(err, "oauth clients: by id")
 	}
 	return r.client(), nil
+}
+
+// clientKey is the keyset position of a client in the newest-first list:
+// its id, a UUIDv7, which sorts by creation time.
+type clientKey struct {
+	ID string `json:"i"`
+}
+
+// Past every UUIDv7 a client can have, so the first page runs the query of
+// the next ones.
+const clientListStart = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+
+const listClients = `SELECT ` + clientColumns + ` FROM oauth_clients WHERE id < $1 ORDER BY id DESC LIMIT $2`
+
+// List implements Clients, newest first by id. Errors: invalid_cursor,
+// internal.
+func (s *PostgresClients) List(ctx context.Context, p page.Request) (page.Page[Client], error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = page.DefaultLimit
+	}
+	limit = min(limit, page.MaxLimit)
+	k := clientKey{ID: clientListStart}
+	if err := page.Decode(p.Cursor, &k); err != nil {
+		return page.Page[Client]{}, err
+	}
+	if _, err := uuid.Parse(k.ID); err != nil {
+		return page.Page[Client]{}, page.ErrBadCursor
+	}
+	var rows []clientRow
+	if err := sqlx.SelectContext(ctx, pg.Ext(ctx, s.db), &rows, listClients, k.ID, limit+1); err != nil {
+		return page.Page[Client]{}, errs.Internalf(err, "oauth clients: list")
+	}
+	clients := make([]Client, len(rows))
+	for i, r := range rows {
+		clients[i] = r.client()
+	}
+	return page.Of(clients, limit, func(c Client) any { return clientKey{ID: c.ID} }), nil
+}
+
+const setClientSecret = `
+UPDATE oauth_clients SET secret_hash = $2, secret_rotated_at = $3
+WHERE id = $1 AND secret_hash IS NOT NULL`
+
+// SetSecret implements Clients. Errors: unknown_client (no confidential
+// client has that id), internal.
+func (s *PostgresClients) SetSecret(ctx context.Context, id, secretHash string, at time.Time) error {
+	return s.changeOne(ctx, "set secret", setClientSecret, id, secretHash, at)
+}
+
+// Delete implements Clients. Errors: unknown_client, internal.
+func (s *PostgresClients) Delete(ctx context.Context, id string) error {
+	return s.changeOne(ctx, "delete", `DELETE FROM oauth_clients WHERE id = $1`, id)
+}
+
+// changeOne runs a statement on the client id (its first argument) and
+// reports unknown_client when it touched no row.
+func (s *PostgresClients) changeOne(ctx context.Context, what, query, id string, args ...any) error {
+	cid, err := uuid.Parse(id)
+	if err != nil {
+		return ErrUnknownClient
+	}
+	res, err := pg.Ext(ctx, s.db).ExecContext(ctx, query, append([]any{cid.String()}, args...)...)
+	if err != nil {
+		return errs.Internalf(err, "oauth clients: %s", what)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return errs.Internalf(err, "oauth clients: %s", what)
+	} else if n == 0 {
+		return ErrUnknownClient
+	}
+	return nil
 }
 
 // nullString stores "" as NULL.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/azora-os/azora/auth"
+	"github.com/azora-os/azora/shared/page"
 )
 
 func TestPostgresClients(t *testing.T) {
@@ -60,4 +62,93 @@ func TestPostgresClients(t *testing.T) {
 			t.Errorf("%s: stored", name)
 		}
 	}
+}
+
+func TestPostgresClientsListSetSecretDelete(t *testing.T) {
+	db := newAuthDB(t)
+	s := auth.NewPostgresClients(db)
+	ctx := context.Background()
+	var ids []string // in creation order
+	for i := range 5 {
+		id, _ := uuid.NewV7()
+		c := auth.Client{ID: id.String(), Name: "Client " + string(rune('A'+i)), GrantTypes: []string{auth.GrantClientCredentials},
+			SecretHash: strings.Repeat("ab", 32)}
+		if i == 4 { // a public one
+			c.SecretHash, c.GrantTypes, c.RedirectURIs = "", []string{auth.GrantAuthorizationCode}, []string{"http://127.0.0.1/cb"}
+		}
+		if err := s.Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+
+	t.Run("list pages newest first", func(t *testing.T) {
+		var got []string
+		p := page.Request{Limit: 2}
+		for pages := 0; ; pages++ {
+			pg, err := s.List(ctx, p)
+			if err != nil || pages > 3 || len(pg.Items) > 2 {
+				t.Fatalf("page %d: %+v, %v", pages, pg, err)
+			}
+			for _, c := range pg.Items {
+				got = append(got, c.ID)
+			}
+			if pg.NextCursor == "" {
+				break
+			}
+			p.Cursor = pg.NextCursor
+		}
+		want := slices.Clone(ids)
+		slices.Reverse(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("got %v, want %v", got, want)
+		}
+		if all, err := s.List(ctx, page.Request{}); err != nil || len(all.Items) != 5 || all.NextCursor != "" {
+			t.Errorf("default page: %d items, cursor %q, %v", len(all.Items), all.NextCursor, err)
+		}
+		for _, bad := range []string{"not-base64!", page.Encode(map[string]string{"i": "x"})} {
+			if _, err := s.List(ctx, page.Request{Cursor: bad}); !errors.Is(err, page.ErrBadCursor) {
+				t.Errorf("cursor %q: got %v, want invalid_cursor", bad, err)
+			}
+		}
+	})
+
+	t.Run("set secret", func(t *testing.T) {
+		at := time.Now().UTC().Truncate(time.Microsecond)
+		hash := strings.Repeat("cd", 32)
+		if err := s.SetSecret(ctx, ids[0], hash, at); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.ByID(ctx, ids[0]); err != nil || got.SecretHash != hash || !got.SecretRotatedAt.Equal(at) {
+			t.Errorf("after SetSecret: %+v, %v", got, err)
+		}
+		if got, _ := s.ByID(ctx, ids[1]); !got.SecretRotatedAt.IsZero() || got.SecretHash != strings.Repeat("ab", 32) {
+			t.Errorf("another client changed: %+v", got)
+		}
+		for name, id := range map[string]string{"public": ids[4], "unknown": "0190f5a0-0000-7000-8000-000000000000", "not a uuid": "x"} {
+			if err := s.SetSecret(ctx, id, hash, at); !errors.Is(err, auth.ErrUnknownClient) {
+				t.Errorf("%s: got %v, want unknown_client", name, err)
+			}
+		}
+		if got, _ := s.ByID(ctx, ids[4]); !got.Public() {
+			t.Errorf("the public client got a secret: %+v", got)
+		}
+	})
+
+	t.Run("delete", func(t *testing.T) {
+		if err := s.Delete(ctx, ids[2]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ByID(ctx, ids[2]); !errors.Is(err, auth.ErrUnknownClient) {
+			t.Errorf("after Delete: got %v, want unknown_client", err)
+		}
+		for name, id := range map[string]string{"again": ids[2], "not a uuid": "x"} {
+			if err := s.Delete(ctx, id); !errors.Is(err, auth.ErrUnknownClient) {
+				t.Errorf("%s: got %v, want unknown_client", name, err)
+			}
+		}
+		if all, err := s.List(ctx, page.Request{}); err != nil || len(all.Items) != 4 {
+			t.Errorf("after Delete: %d clients, %v; want 4", len(all.Items), err)
+		}
+	})
 }

@@ -28,18 +28,21 @@ const maxSIDLen = 128
 // expires, the current refresh hash and, for an OAuth grant, client and
 // scope) and session:{sid}:spent (the set of
 // rotated-out hashes), both expiring at the session's absolute end;
-// revoked:{sid} (revocation.Key); and user:{uid}:sessions, a sorted set of
-// the user's sids scored by their expiry, for RevokeUser. Every key of one
-// sid carries the hash tag {sid}, so the scripts that touch several of
-// them run in one cluster slot; the user index lives in another slot and
-// is never touched by the same script.
+// revoked:{sid} (revocation.Key); user:{uid}:sessions, a sorted set of
+// the user's sids scored by their expiry, for RevokeUser; and, for OAuth
+// clients, client:{cid}:sessions, the sids of the client's grants (its
+// users' sessions and its client_credentials tokens) scored likewise, and
+// client:{cid}:deleted, set by RevokeClient. Every key of one sid carries
+// the hash tag {sid}, so the scripts that touch several of them run in one
+// cluster slot; a user's or a client's keys live in their own slot and are
+// never touched by the same script as a sid's.
 type RedisSessions struct {
-	c         redis.UniversalClient
-	prefix    string
-	markTTL   time.Duration
-	rotate    *redis.Script
-	revoke    *redis.Script
-	indexUser *redis.Script
+	c       redis.UniversalClient
+	prefix  string
+	markTTL time.Duration
+	rotate  *redis.Script
+	revoke  *redis.Script
+	index   *redis.Script
 }
 
 var _ Sessions = (*RedisSessions)(nil)
@@ -49,29 +52,41 @@ var _ Sessions = (*RedisSessions)(nil)
 // which fixes how long a revoked sid stays marked.
 func NewRedisSessions(c redis.UniversalClient, prefix string, accessTTL time.Duration) *RedisSessions {
 	return &RedisSessions{
-		c:         c,
-		prefix:    prefix,
-		markTTL:   revocation.MarkTTL(accessTTL),
-		rotate:    redis.NewScript(rotateLua),
-		revoke:    redis.NewScript(revokeLua),
-		indexUser: redis.NewScript(indexUserLua),
+		c:       c,
+		prefix:  prefix,
+		markTTL: revocation.MarkTTL(accessTTL),
+		rotate:  redis.NewScript(rotateLua),
+		revoke:  redis.NewScript(revokeLua),
+		index:   redis.NewScript(indexLua),
 	}
 }
 
 func (r *RedisSessions) sessionKey(sid string) string { return r.prefix + "session:{" + sid + "}" }
 func (r *RedisSessions) spentKey(sid string) string   { return r.prefix + "session:{" + sid + "}:spent" }
 func (r *RedisSessions) userKey(uid string) string    { return r.prefix + "user:{" + uid + "}:sessions" }
+func (r *RedisSessions) clientKey(cid string) string {
+	return r.prefix + "client:{" + cid + "}:sessions"
+}
+func (r *RedisSessions) clientGoneKey(cid string) string {
+	return r.prefix + "client:{" + cid + "}:deleted"
+}
 
 // sidKeys are the KEYS of the rotate and revoke scripts, one slot.
 func (r *RedisSessions) sidKeys(sid string) []string {
 	return []string{r.sessionKey(sid), r.spentKey(sid), revocation.Key(r.prefix, sid)}
 }
 
-// indexUserLua adds a sid to the user's index, drops entries whose
-// sessions (and their access tokens) are long over, and keeps the index
-// alive at least as long as its newest session.
-// KEYS: user index. ARGV: sid, session expiry (ms), prune below (ms), ttl (ms).
-const indexUserLua = `
+// indexLua adds a sid to a user's or a client's index, drops entries
+// whose sessions (and their access tokens) are long over, and keeps the
+// index alive at least as long as its newest session. With a second key,
+// a client's deleted mark, it refuses (returns 0) once the client is being
+// deleted, so no grant slips past RevokeClient.
+// KEYS: index[, deleted mark]. ARGV: sid, session expiry (ms), prune below
+// (ms), ttl (ms).
+const indexLua = `
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 local ttl = tonumber(ARGV[4])
@@ -81,10 +96,12 @@ end
 return 1
 `
 
-// Create implements Sessions. The user index is written first: a session
-// that RevokeUser cannot find would survive a password change, while an
+// Create implements Sessions. The user's and the client's indexes are
+// written first: a session that RevokeUser or RevokeClient cannot find
+// would survive a password change or its client's deletion, while an
 // indexed sid without a session (Create failing half way) is harmless.
-// Errors: internal for a malformed session, unavailable when Redis fails.
+// Errors: invalid_client when the session's client is being deleted,
+// internal for a malformed session, unavailable when Redis fails.
 func (r *RedisSessions) Create(ctx context.Context, s Session, refreshHash string) error {
 	now := time.Now()
 	switch {
@@ -103,11 +120,13 @@ func (r *RedisSessions) Create(ctx context.Context, s Session, refreshHash strin
 	if err != nil {
 		return errs.Internalf(err, "encode amr")
 	}
-	indexTTL := s.ExpiresAt.Sub(now) + r.markTTL
-	err = r.indexUser.Run(ctx, r.c, []string{r.userKey(s.UserID)},
-		s.ID, s.ExpiresAt.UnixMilli(), now.Add(-r.markTTL).UnixMilli(), indexTTL.Milliseconds()).Err()
-	if err != nil {
-		return redisUnavailable("index session", err)
+	if err := r.indexSID(ctx, []string{r.userKey(s.UserID)}, s.ID, s.ExpiresAt); err != nil {
+		return err
+	}
+	if s.ClientID != "" {
+		if err := r.TrackGrant(ctx, s.ClientID, s.ID, s.ExpiresAt); err != nil {
+			return err
+		}
 	}
 	fields := []any{
 		"user", s.UserID,
@@ -317,7 +336,12 @@ func (r *RedisSessions) revokeOne(ctx context.Context, sid string) (string, erro
 // user, then removes exactly those sids from the index (not the whole
 // index, which may have gained a session meanwhile). Errors: unavailable.
 func (r *RedisSessions) RevokeUser(ctx context.Context, userID string) error {
-	key := r.userKey(userID)
+	return r.revokeIndexed(ctx, r.userKey(userID))
+}
+
+// revokeIndexed revokes every sid of the index key, then removes exactly
+// those from it. Errors: unavailable.
+func (r *RedisSessions) revokeIndexed(ctx context.Context, key string) error {
 	sids, err := r.c.ZRange(ctx, key, 0, -1).Result()
 	if err != nil {
 		return redisUnavailable("list sessions", err)
@@ -338,6 +362,45 @@ func (r *RedisSessions) RevokeUser(ctx context.Context, userID string) error {
 		return redisUnavailable("unindex sessions", err)
 	}
 	return nil
+}
+
+// indexSID adds sid, whose grant ends at expires, to the index keys[0];
+// keys[1], when given, is a client's deleted mark that refuses it.
+// Errors: invalid_client when refused, unavailable.
+func (r *RedisSessions) indexSID(ctx context.Context, keys []string, sid string, expires time.Time) error {
+	now := time.Now()
+	ttl := expires.Sub(now) + r.markTTL
+	ok, err := r.index.Run(ctx, r.c, keys, sid, expires.UnixMilli(), now.Add(-r.markTTL).UnixMilli(), ttl.Milliseconds()).Int()
+	switch {
+	case err != nil:
+		return redisUnavailable("index session", err)
+	case ok == 0:
+		return ErrInvalidClient.WithMessage("the client is being deleted")
+	}
+	return nil
+}
+
+// TrackGrant implements Sessions. Errors: invalid_client when the client
+// is being deleted, unavailable.
+func (r *RedisSessions) TrackGrant(ctx context.Context, clientID, sid string, expires time.Time) error {
+	if !validSID(sid) || !validSID(clientID) {
+		return errs.Internalf(fmt.Errorf("malformed sid %q or client %q", sid, clientID), "track grant")
+	}
+	return r.indexSID(ctx, []string{r.clientKey(clientID), r.clientGoneKey(clientID)}, sid, expires)
+}
+
+// RevokeClient implements Sessions. It first marks the client deleted
+// (for as long as an access token lives), which TrackGrant and Create
+// check atomically with their index write: a grant indexed before the mark
+// is revoked below, one after it is refused. Errors: unavailable.
+func (r *RedisSessions) RevokeClient(ctx context.Context, clientID string) error {
+	if !validSID(clientID) {
+		return nil // TrackGrant refuses such ids: nothing was indexed
+	}
+	if err := r.c.Set(ctx, r.clientGoneKey(clientID), "1", r.markTTL).Err(); err != nil {
+		return redisUnavailable("mark client deleted", err)
+	}
+	return r.revokeIndexed(ctx, r.clientKey(clientID))
 }
 
 // validSID accepts the session ids auth issues (UUIDs) and refuses what

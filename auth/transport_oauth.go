@@ -20,16 +20,19 @@ import (
 	"github.com/azora-os/azora/shared/httpx"
 	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/logging"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // The OAuth paths of API.md's Auth table, plus OIDC's UserInfo.
 const (
-	PathClients    = "/api/v1/auth/clients"
-	PathAuthorize  = "/oauth2/authorize"
-	PathToken      = "/oauth2/token"
-	PathIntrospect = "/oauth2/introspect"
-	PathRevoke     = "/oauth2/revoke"
-	PathUserInfo   = "/oauth2/userinfo"
+	PathClients      = "/api/v1/auth/clients"
+	PathClient       = "/api/v1/auth/clients/{id}"
+	PathClientSecret = "/api/v1/auth/clients/{id}/secret"
+	PathAuthorize    = "/oauth2/authorize"
+	PathToken        = "/oauth2/token"
+	PathIntrospect   = "/oauth2/introspect"
+	PathRevoke       = "/oauth2/revoke"
+	PathUserInfo     = "/oauth2/userinfo"
 )
 
 // MakeOAuthHTTPHandler registers the OAuth routes on r, serving e. issuer
@@ -45,8 +48,17 @@ const (
 func MakeOAuthHTTPHandler(e OAuthEndpoints, r *mux.Router, logger log.Logger, issuer string, sealer Sealer, opts ...HTTPOption) {
 	o := newHTTPOptions(opts)
 	problems := append(httpx.ServerOptions(logger), httptransport.ServerBefore(kit.HTTPToContext()))
+	ok := httpx.EncodeJSON(http.StatusOK)
 	r.Path(PathClients).Methods(http.MethodPost).Handler(httptransport.NewServer(
 		e.RegisterClientEndpoint, decodeBody[ClientRequest], httpx.EncodeJSON(http.StatusCreated), problems...))
+	r.Path(PathClients).Methods(http.MethodGet).Handler(httptransport.NewServer(
+		e.ListClientsEndpoint, decodePage, ok, problems...))
+	r.Path(PathClient).Methods(http.MethodGet).Handler(httptransport.NewServer(
+		e.GetClientEndpoint, decodeClientID, ok, problems...))
+	r.Path(PathClient).Methods(http.MethodDelete).Handler(httptransport.NewServer(
+		e.DeleteClientEndpoint, decodeClientID, ok, problems...))
+	r.Path(PathClientSecret).Methods(http.MethodPost).Handler(httptransport.NewServer(
+		e.RotateClientSecretEndpoint, decodeClientIDEmpty, ok, problems...))
 	// OIDC Core §5.3: UserInfo answers GET and POST alike (the token in
 	// the Authorization header).
 	r.Path(PathUserInfo).Methods(http.MethodGet, http.MethodPost).Handler(httptransport.NewServer(
@@ -72,6 +84,26 @@ func MakeOAuthHTTPHandler(e OAuthEndpoints, r *mux.Router, logger log.Logger, is
 		e.AuthorizeEndpoint, decodeAuthorize, p.encode, pageOpts...))
 	r.Path(PathAuthorize).Methods(http.MethodPost).Handler(httptransport.NewServer(
 		e.AuthorizeSubmitEndpoint, p.decodeSubmit, p.encode, pageOpts...))
+}
+
+// decodePage reads ?limit= and ?cursor=.
+func decodePage(_ context.Context, r *http.Request) (any, error) {
+	return page.FromQuery(r.URL.Query())
+}
+
+// decodeClientID takes the client id from the path; GET and DELETE bodies
+// mean nothing and are not read.
+func decodeClientID(_ context.Context, r *http.Request) (any, error) {
+	return clientIDRequest{ID: mux.Vars(r)["id"]}, nil
+}
+
+// decodeClientIDEmpty is decodeClientID for a POST without input, which
+// refuses a body with fields like every other route.
+func decodeClientIDEmpty(ctx context.Context, r *http.Request) (any, error) {
+	if _, err := decodeEmpty(ctx, r); err != nil {
+		return nil, err
+	}
+	return decodeClientID(ctx, r)
 }
 
 // WithOAuth returns d listing the OAuth endpoints under its issuer and

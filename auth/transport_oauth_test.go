@@ -21,6 +21,7 @@ import (
 	"github.com/azora-os/azora/shared/httpx"
 	"github.com/azora-os/azora/shared/httpx/httpxtest"
 	"github.com/azora-os/azora/shared/kit"
+	"github.com/azora-os/azora/shared/page"
 	"github.com/azora-os/azora/shared/seal"
 )
 
@@ -38,6 +39,20 @@ func (f *otFake) fail() error { f.mu.Lock(); defer f.mu.Unlock(); return f.err }
 func (f *otFake) RegisterClient(context.Context, auth.ClientRequest) (auth.ClientCredentials, error) {
 	return auth.ClientCredentials{ClientID: "c1", ClientSecret: "s1"}, f.fail()
 }
+
+func (f *otFake) ListClients(context.Context, page.Request) (page.Page[auth.Client], error) {
+	return page.Page[auth.Client]{}, f.fail()
+}
+
+func (f *otFake) GetClient(_ context.Context, id string) (auth.Client, error) {
+	return auth.Client{ID: id}, f.fail()
+}
+
+func (f *otFake) RotateClientSecret(_ context.Context, id string) (auth.ClientCredentials, error) {
+	return auth.ClientCredentials{ClientID: id, ClientSecret: "s2"}, f.fail()
+}
+
+func (f *otFake) DeleteClient(context.Context, string) error { return f.fail() }
 
 func (f *otFake) Authorize(_ context.Context, req auth.AuthorizationRequest) (auth.Authorization, error) {
 	return auth.Authorization{Request: req, ClientName: "Planner <b>", Scopes: []string{"openid"}}, f.fail()

@@ -295,21 +295,26 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 		{http.MethodPost, auth.PathTOTPDisable, 409, []string{"mfa_not_enabled"}},
 		{http.MethodPut, auth.PathUserRoles, 400, []string{"invalid_role"}},
 		{http.MethodPut, auth.PathUserRoles, 404, []string{"user_not_found"}},
-		{http.MethodPost, PathOAuthClients, 400, []string{"validation_failed", "unknown_field"}},
-		{http.MethodPost, PathOAuthClients, 403, []string{"forbidden"}},
-		{http.MethodGet, PathOAuthAuthorize, 302, []string{"invalid_request", "unsupported_response_type", "unauthorized_client", "invalid_scope"}},
-		{http.MethodPost, PathOAuthAuthorize, 303, []string{"access_denied", "invalid_request", "unsupported_response_type", "unauthorized_client", "invalid_scope"}},
-		{http.MethodPost, PathOAuthToken, 400, []string{"invalid_request", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}},
-		{http.MethodPost, PathOAuthToken, 401, []string{"invalid_client"}},
-		{http.MethodPost, PathOAuthToken, 500, []string{"server_error"}},
-		{http.MethodPost, PathOAuthToken, 503, []string{"temporarily_unavailable"}},
-		{http.MethodPost, PathOAuthIntrospect, 400, []string{"invalid_request"}},
-		{http.MethodPost, PathOAuthIntrospect, 401, []string{"invalid_client"}},
-		{http.MethodPost, PathOAuthRevoke, 400, []string{"invalid_request"}},
-		{http.MethodPost, PathOAuthRevoke, 401, []string{"invalid_client"}},
-		{http.MethodGet, PathOAuthUserinfo, 401, []string{"missing_token", "invalid_token"}},
-		{http.MethodGet, PathOAuthUserinfo, 403, []string{"forbidden", "insufficient_scope"}},
-		{http.MethodGet, PathOAuthUserinfo, 404, []string{"user_not_found"}},
+		{http.MethodPost, auth.PathClients, 400, []string{"validation_failed", "unknown_field"}},
+		{http.MethodPost, auth.PathClients, 403, []string{"forbidden"}},
+		{http.MethodGet, auth.PathClients, 400, []string{"validation_failed", "invalid_cursor"}},
+		{http.MethodGet, auth.PathClient, 404, []string{"client_not_found"}},
+		{http.MethodDelete, auth.PathClient, 404, []string{"client_not_found"}},
+		{http.MethodPost, auth.PathClientSecret, 404, []string{"client_not_found"}},
+		{http.MethodPost, auth.PathClientSecret, 409, []string{"client_is_public"}},
+		{http.MethodGet, auth.PathAuthorize, 302, []string{"invalid_request", "unsupported_response_type", "unauthorized_client", "invalid_scope"}},
+		{http.MethodPost, auth.PathAuthorize, 303, []string{"access_denied", "invalid_request", "unsupported_response_type", "unauthorized_client", "invalid_scope"}},
+		{http.MethodPost, auth.PathToken, 400, []string{"invalid_request", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}},
+		{http.MethodPost, auth.PathToken, 401, []string{"invalid_client"}},
+		{http.MethodPost, auth.PathToken, 500, []string{"server_error"}},
+		{http.MethodPost, auth.PathToken, 503, []string{"temporarily_unavailable"}},
+		{http.MethodPost, auth.PathIntrospect, 400, []string{"invalid_request"}},
+		{http.MethodPost, auth.PathIntrospect, 401, []string{"invalid_client"}},
+		{http.MethodPost, auth.PathRevoke, 400, []string{"invalid_request"}},
+		{http.MethodPost, auth.PathRevoke, 401, []string{"invalid_client"}},
+		{http.MethodGet, auth.PathUserInfo, 401, []string{"missing_token", "invalid_token"}},
+		{http.MethodGet, auth.PathUserInfo, 403, []string{"forbidden", "insufficient_scope"}},
+		{http.MethodGet, auth.PathUserInfo, 404, []string{"user_not_found"}},
 		{http.MethodGet, education.PathCourse, 404, []string{"course_not_found"}},
 		{http.MethodPatch, education.PathCourse, 403, []string{"forbidden"}},
 		{http.MethodPost, education.PathCoursePublish, 422, []string{"course_has_no_lessons"}},
@@ -531,7 +536,7 @@ func TestOpenAPIAuthorizationRequestMatchesGoType(t *testing.T) {
 	names, _ := jsonFields(reflect.TypeOf(auth.AuthorizationRequest{}))
 
 	var params, requiredParams []string
-	for _, p := range operation(t, ops, http.MethodGet, PathOAuthAuthorize).Parameters {
+	for _, p := range operation(t, ops, http.MethodGet, auth.PathAuthorize).Parameters {
 		r := d.parameter(p)
 		if r.In != "query" {
 			t.Errorf("parameter %s is in %s, want query", r.Name, r.In)
@@ -544,7 +549,7 @@ func TestOpenAPIAuthorizationRequestMatchesGoType(t *testing.T) {
 	slices.Sort(params)
 	slices.Sort(requiredParams)
 	if !slices.Equal(params, names) {
-		t.Errorf("GET %s: got query parameters %v, want %v", PathOAuthAuthorize, params, names)
+		t.Errorf("GET %s: got query parameters %v, want %v", auth.PathAuthorize, params, names)
 	}
 
 	fields := d.Components.Schemas["AuthorizeRequestFields"]
@@ -600,26 +605,26 @@ func TestOpenAPIOAuthResponses(t *testing.T) {
 		types        []string // the content types, sorted; nil for none
 		headers      []string
 	}{
-		{http.MethodGet, PathOAuthAuthorize, "200", []string{html}, []string{"Set-Cookie", "Content-Security-Policy"}},
-		{http.MethodGet, PathOAuthAuthorize, "302", nil, []string{"Location"}},
-		{http.MethodGet, PathOAuthAuthorize, "400", []string{html}, nil},
-		{http.MethodGet, PathOAuthAuthorize, "500", []string{html}, nil},
-		{http.MethodGet, PathOAuthAuthorize, "503", []string{problem, html}, nil},
-		{http.MethodPost, PathOAuthAuthorize, "200", []string{html}, []string{"Set-Cookie", "Content-Security-Policy"}},
-		{http.MethodPost, PathOAuthAuthorize, "303", nil, []string{"Location"}},
-		{http.MethodPost, PathOAuthAuthorize, "400", []string{html}, nil},
-		{http.MethodPost, PathOAuthAuthorize, "403", []string{html}, nil},
-		{http.MethodPost, PathOAuthAuthorize, "429", []string{problem, html}, []string{"Retry-After"}},
-		{http.MethodPost, PathOAuthToken, "200", []string{js}, noStore},
-		{http.MethodPost, PathOAuthToken, "400", []string{js}, noStore},
-		{http.MethodPost, PathOAuthToken, "401", []string{js}, append([]string{"WWW-Authenticate"}, noStore...)},
-		{http.MethodPost, PathOAuthToken, "500", []string{js}, noStore},
-		{http.MethodPost, PathOAuthToken, "503", []string{js, problem}, nil},
-		{http.MethodPost, PathOAuthIntrospect, "200", []string{js}, noStore},
-		{http.MethodPost, PathOAuthIntrospect, "401", []string{js}, []string{"WWW-Authenticate"}},
-		{http.MethodPost, PathOAuthRevoke, "200", nil, noStore},
-		{http.MethodPost, PathOAuthRevoke, "401", []string{js}, []string{"WWW-Authenticate"}},
-		{http.MethodGet, PathOAuthUserinfo, "403", []string{problem}, nil},
+		{http.MethodGet, auth.PathAuthorize, "200", []string{html}, []string{"Set-Cookie", "Content-Security-Policy"}},
+		{http.MethodGet, auth.PathAuthorize, "302", nil, []string{"Location"}},
+		{http.MethodGet, auth.PathAuthorize, "400", []string{html}, nil},
+		{http.MethodGet, auth.PathAuthorize, "500", []string{html}, nil},
+		{http.MethodGet, auth.PathAuthorize, "503", []string{problem, html}, nil},
+		{http.MethodPost, auth.PathAuthorize, "200", []string{html}, []string{"Set-Cookie", "Content-Security-Policy"}},
+		{http.MethodPost, auth.PathAuthorize, "303", nil, []string{"Location"}},
+		{http.MethodPost, auth.PathAuthorize, "400", []string{html}, nil},
+		{http.MethodPost, auth.PathAuthorize, "403", []string{html}, nil},
+		{http.MethodPost, auth.PathAuthorize, "429", []string{problem, html}, []string{"Retry-After"}},
+		{http.MethodPost, auth.PathToken, "200", []string{js}, noStore},
+		{http.MethodPost, auth.PathToken, "400", []string{js}, noStore},
+		{http.MethodPost, auth.PathToken, "401", []string{js}, append([]string{"WWW-Authenticate"}, noStore...)},
+		{http.MethodPost, auth.PathToken, "500", []string{js}, noStore},
+		{http.MethodPost, auth.PathToken, "503", []string{js, problem}, nil},
+		{http.MethodPost, auth.PathIntrospect, "200", []string{js}, noStore},
+		{http.MethodPost, auth.PathIntrospect, "401", []string{js}, []string{"WWW-Authenticate"}},
+		{http.MethodPost, auth.PathRevoke, "200", nil, noStore},
+		{http.MethodPost, auth.PathRevoke, "401", []string{js}, []string{"WWW-Authenticate"}},
+		{http.MethodGet, auth.PathUserInfo, "403", []string{problem}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.path+" "+tc.status, func(t *testing.T) {
@@ -642,12 +647,12 @@ func TestOpenAPIOAuthResponses(t *testing.T) {
 		})
 	}
 	absent := []struct{ method, path, status string }{
-		{http.MethodGet, PathOAuthAuthorize, "303"},
-		{http.MethodPost, PathOAuthAuthorize, "302"},
-		{http.MethodPost, PathOAuthAuthorize, "415"},
-		{http.MethodPost, PathOAuthToken, "415"},
-		{http.MethodPost, PathOAuthIntrospect, "415"},
-		{http.MethodPost, PathOAuthRevoke, "415"},
+		{http.MethodGet, auth.PathAuthorize, "303"},
+		{http.MethodPost, auth.PathAuthorize, "302"},
+		{http.MethodPost, auth.PathAuthorize, "415"},
+		{http.MethodPost, auth.PathToken, "415"},
+		{http.MethodPost, auth.PathIntrospect, "415"},
+		{http.MethodPost, auth.PathRevoke, "415"},
 	}
 	for _, a := range absent {
 		if operation(t, ops, a.method, a.path).Responses[a.status] != nil {

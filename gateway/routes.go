@@ -15,16 +15,6 @@ const (
 	PathDocs      = "/api/v1/docs"
 )
 
-// OAuth 2.0 / OIDC paths served by auth (API.md's Auth table).
-const (
-	PathOAuthClients    = "/api/v1/auth/clients"
-	PathOAuthAuthorize  = "/oauth2/authorize"
-	PathOAuthToken      = "/oauth2/token"
-	PathOAuthIntrospect = "/oauth2/introspect"
-	PathOAuthRevoke     = "/oauth2/revoke"
-	PathOAuthUserinfo   = "/oauth2/userinfo"
-)
-
 // Routes is every path of API.md the gateway forwards, with what it needs
 // at the edge. A path missing here is a 404 at the gateway.
 var Routes = []Route{
@@ -41,16 +31,20 @@ var Routes = []Route{
 	{http.MethodPut, auth.PathUserRoles, ServiceAuth, User, ClassAnonymous},
 	{http.MethodGet, auth.PathJWKS, ServiceAuth, Public, ClassAnonymous},
 	{http.MethodGet, auth.PathDiscovery, ServiceAuth, Public, ClassAnonymous},
-	{http.MethodPost, PathOAuthClients, ServiceAuth, User, ClassAnonymous},
+	{http.MethodPost, auth.PathClients, ServiceAuth, User, ClassAnonymous},
+	{http.MethodGet, auth.PathClients, ServiceAuth, User, ClassAnonymous},
+	{http.MethodGet, auth.PathClient, ServiceAuth, User, ClassAnonymous},
+	{http.MethodDelete, auth.PathClient, ServiceAuth, User, ClassAnonymous},
+	{http.MethodPost, auth.PathClientSecret, ServiceAuth, User, ClassAnonymous},
 	// The authorization endpoint shows auth's own login page (GET) and
 	// takes its form (POST); the rest authenticate OAuth clients, not users.
-	{http.MethodGet, PathOAuthAuthorize, ServiceAuth, Public, ClassAuth},
-	{http.MethodPost, PathOAuthAuthorize, ServiceAuth, Public, ClassAuth},
-	{http.MethodPost, PathOAuthToken, ServiceAuth, Public, ClassAuth},
-	{http.MethodPost, PathOAuthIntrospect, ServiceAuth, Public, ClassAnonymous},
-	{http.MethodPost, PathOAuthRevoke, ServiceAuth, Public, ClassAnonymous},
-	{http.MethodGet, PathOAuthUserinfo, ServiceAuth, User, ClassAnonymous},
-	{http.MethodPost, PathOAuthUserinfo, ServiceAuth, User, ClassAnonymous}, // OIDC Core §5.3: GET and POST
+	{http.MethodGet, auth.PathAuthorize, ServiceAuth, Public, ClassAuth},
+	{http.MethodPost, auth.PathAuthorize, ServiceAuth, Public, ClassAuth},
+	{http.MethodPost, auth.PathToken, ServiceAuth, Public, ClassAuth},
+	{http.MethodPost, auth.PathIntrospect, ServiceAuth, Public, ClassAnonymous},
+	{http.MethodPost, auth.PathRevoke, ServiceAuth, Public, ClassAnonymous},
+	{http.MethodGet, auth.PathUserInfo, ServiceAuth, User, ClassAnonymous},
+	{http.MethodPost, auth.PathUserInfo, ServiceAuth, User, ClassAnonymous}, // OIDC Core §5.3: GET and POST
 
 	// education
 	{http.MethodPost, education.PathCourses, ServiceEducation, User, ClassAnonymous},
