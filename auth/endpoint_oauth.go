@@ -18,6 +18,7 @@ type OAuthEndpoints struct {
 	RegisterClientEndpoint     endpoint.Endpoint
 	ListClientsEndpoint        endpoint.Endpoint
 	GetClientEndpoint          endpoint.Endpoint
+	UpdateClientEndpoint       endpoint.Endpoint
 	RotateClientSecretEndpoint endpoint.Endpoint
 	DeleteClientEndpoint       endpoint.Endpoint
 	AuthorizeEndpoint          endpoint.Endpoint // GET: the sign-in page
@@ -29,8 +30,8 @@ type OAuthEndpoints struct {
 }
 
 // MakeOAuthEndpoints returns s's OAuth endpoints, each wrapped in
-// kit.Chain: the client routes (register, list, get, rotate the secret,
-// delete) need the admin role; userinfo a user token
+// kit.Chain: the client routes (register, list, get, update, rotate the
+// secret, delete) need the admin role; userinfo a user token
 // (a service token has no user role and is refused); the authorization,
 // token, introspection and revocation endpoints are public (no JWT step):
 // they authenticate users by the page and clients by their credentials.
@@ -46,6 +47,7 @@ func MakeOAuthEndpoints(s OAuth, logger log.Logger, m *kit.Metrics, v *kit.Verif
 		RegisterClientEndpoint:     admin("register_client", makeRegisterClientEndpoint(s)),
 		ListClientsEndpoint:        admin("list_clients", makeListClientsEndpoint(s)),
 		GetClientEndpoint:          admin("get_client", makeGetClientEndpoint(s)),
+		UpdateClientEndpoint:       admin("update_client", makeUpdateClientEndpoint(s)),
 		RotateClientSecretEndpoint: admin("rotate_client_secret", makeRotateClientSecretEndpoint(s)),
 		DeleteClientEndpoint:       admin("delete_client", makeDeleteClientEndpoint(s)),
 		AuthorizeEndpoint:          public("oauth_authorize", makeAuthorizeEndpoint(s)),
@@ -102,6 +104,11 @@ func (ClientCredentials) StatusCode() int { return http.StatusCreated }
 type (
 	// clientIDRequest names a client by the path's id.
 	clientIDRequest struct{ ID string }
+	// updateClientRequest is a PATCH: the path's client, the body's update.
+	updateClientRequest struct {
+		ID     string
+		Update ClientUpdate
+	}
 	// clientInfo is a registered client as the admin routes show it: never
 	// its secret, which only registration and rotation show, once.
 	clientInfo struct {
@@ -155,6 +162,17 @@ func makeListClientsEndpoint(s OAuth) endpoint.Endpoint {
 func makeGetClientEndpoint(s OAuth) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		c, err := s.GetClient(ctx, request.(clientIDRequest).ID)
+		if err != nil {
+			return nil, err
+		}
+		return clientResponse{Client: infoOf(c)}, nil
+	}
+}
+
+func makeUpdateClientEndpoint(s OAuth) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(updateClientRequest)
+		c, err := s.UpdateClient(ctx, req.ID, req.Update)
 		if err != nil {
 			return nil, err
 		}

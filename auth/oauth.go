@@ -114,6 +114,16 @@ type ClientRequest struct {
 	AdminID                 string   `json:"-"` // from the verified token
 }
 
+// ClientUpdate changes a registered client (PATCH
+// /api/v1/auth/clients/{id}); a field left out (or null) stays as it is.
+// The grant types, and whether the client has a secret, are fixed at
+// registration: register another client to change them.
+type ClientUpdate struct {
+	Name         *string   `json:"name"`
+	RedirectURIs *[]string `json:"redirect_uris"`
+	Scopes       *[]string `json:"scopes"`
+}
+
 // ClientCredentials is a new client's id and, for a confidential client,
 // its secret: shown once, only its hash is kept.
 type ClientCredentials struct {
@@ -262,6 +272,9 @@ type OAuth interface {
 	ListClients(ctx context.Context, p page.Request) (page.Page[Client], error)
 	// GetClient returns a registered client. Errors: client_not_found.
 	GetClient(ctx context.Context, id string) (Client, error)
+	// UpdateClient changes a client's name, redirect URIs or scopes.
+	// Errors: client_not_found, validation_failed.
+	UpdateClient(ctx context.Context, id string, u ClientUpdate) (Client, error)
 	// RotateClientSecret gives a confidential client a new secret, shown
 	// once; the old one stops working. Errors: client_not_found,
 	// client_is_public.
@@ -310,6 +323,9 @@ type Clients interface {
 	// records when. Errors: unknown_client (no confidential client has
 	// that id).
 	SetSecret(ctx context.Context, id, secretHash string, at time.Time) error
+	// Update stores c's name, redirect URIs and scopes. Errors:
+	// unknown_client.
+	Update(ctx context.Context, c Client) error
 	// Delete removes a client. Errors: unknown_client.
 	Delete(ctx context.Context, id string) error
 }

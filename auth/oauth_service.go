@@ -97,8 +97,25 @@ func (o *OAuthServer) RegisterClient(ctx context.Context, req ClientRequest) (Cl
 	return creds, nil
 }
 
-// newClient validates req, reporting every bad field at once.
+// newClient validates req, reporting every bad field at once, and gives
+// the client its id.
 func (o *OAuthServer) newClient(req ClientRequest) (Client, error) {
+	c, err := o.checkClient(req)
+	if err != nil {
+		return Client{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Client{}, errs.Internalf(err, "new client id")
+	}
+	c.ID, c.CreatedBy, c.CreatedAt = id.String(), req.AdminID, o.cfg.Clock().UTC().Truncate(time.Microsecond)
+	return c, nil
+}
+
+// checkClient validates a registration, or a registered client with an
+// update applied, reporting every bad field at once; it returns the client
+// it describes without id or secret.
+func (o *OAuthServer) checkClient(req ClientRequest) (Client, error) {
 	var f fieldErrors
 	name := strings.TrimSpace(req.Name)
 	if name == "" || utf8.RuneCountInString(name) > maxClientName {
@@ -149,14 +166,7 @@ func (o *OAuthServer) newClient(req ClientRequest) (Client, error) {
 	if err := f.err(); err != nil {
 		return Client{}, err
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return Client{}, errs.Internalf(err, "new client id")
-	}
-	return Client{
-		ID: id.String(), Name: name, RedirectURIs: uris, GrantTypes: grants, Scopes: scopes,
-		CreatedBy: req.AdminID, CreatedAt: o.cfg.Clock().UTC().Truncate(time.Microsecond),
-	}, nil
+	return Client{Name: name, RedirectURIs: uris, GrantTypes: grants, Scopes: scopes}, nil
 }
 
 // authenticateClient returns the client a authenticates as: a
@@ -199,6 +209,12 @@ func grantedScopes(param string, allowed, fallback []string) ([]string, error) {
 		}
 	}
 	return asked, nil
+}
+
+// stillAllowed is granted less what the client may no longer ask for (an
+// admin narrowed its scopes since the grant).
+func stillAllowed(granted []string, c Client) []string {
+	return slices.DeleteFunc(slices.Clone(granted), func(s string) bool { return !slices.Contains(c.Scopes, s) })
 }
 
 // dedupe drops repeats, keeping the first of each in order.

@@ -95,7 +95,7 @@ func (o *OAuthServer) exchangeCode(ctx context.Context, c Client, req TokenReque
 	sess := Session{
 		ID: sid.String(), UserID: a.ID, Roles: a.Roles, AMR: code.AMR,
 		CreatedAt: code.AuthTime, ExpiresAt: o.cfg.Clock().UTC().Add(o.cfg.SessionTTL),
-		ClientID: c.ID, Scope: code.Scope,
+		ClientID: c.ID, Scope: stillAllowed(code.Scope, c),
 	}
 	// A session even without a refresh token: it is what a reused code,
 	// a revocation or a role change revokes.
@@ -166,7 +166,8 @@ func (o *OAuthServer) refreshGrant(ctx context.Context, c Client, req TokenReque
 		return TokenResponse{}, err
 	}
 	sess.Roles = a.Roles
-	scope, err := grantedScopes(req.Scope, sess.Scope, sess.Scope)
+	allowed := stillAllowed(sess.Scope, c)
+	scope, err := grantedScopes(req.Scope, allowed, allowed)
 	if err != nil {
 		return TokenResponse{}, err
 	}

@@ -136,6 +136,13 @@ func (s *PostgresClients) SetSecret(ctx context.Context, id, secretHash string, 
 	return s.changeOne(ctx, "set secret", setClientSecret, id, secretHash, at)
 }
 
+const updateClient = `UPDATE oauth_clients SET name = $2, redirect_uris = $3, scopes = $4 WHERE id = $1`
+
+// Update implements Clients. Errors: unknown_client, internal.
+func (s *PostgresClients) Update(ctx context.Context, c Client) error {
+	return s.changeOne(ctx, "update", updateClient, c.ID, c.Name, textArray(c.RedirectURIs), textArray(c.Scopes))
+}
+
 // Delete implements Clients. Errors: unknown_client, internal.
 func (s *PostgresClients) Delete(ctx context.Context, id string) error {
 	return s.changeOne(ctx, "delete", `DELETE FROM oauth_clients WHERE id = $1`, id)

@@ -64,7 +64,7 @@ func TestPostgresClients(t *testing.T) {
 	}
 }
 
-func TestPostgresClientsListSetSecretDelete(t *testing.T) {
+func TestPostgresClientsListUpdateDelete(t *testing.T) {
 	db := newAuthDB(t)
 	s := auth.NewPostgresClients(db)
 	ctx := context.Background()
@@ -132,6 +132,27 @@ func TestPostgresClientsListSetSecretDelete(t *testing.T) {
 		}
 		if got, _ := s.ByID(ctx, ids[4]); !got.Public() {
 			t.Errorf("the public client got a secret: %+v", got)
+		}
+	})
+
+	t.Run("update", func(t *testing.T) {
+		c, err := s.ByID(ctx, ids[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Name, c.RedirectURIs, c.Scopes = "Renamed", []string{"https://app.example.com/cb"}, []string{"reports:read"}
+		c.GrantTypes, c.SecretHash = []string{auth.GrantAuthorizationCode}, "" // not Update's to change
+		if err := s.Update(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ByID(ctx, ids[3])
+		if err != nil || got.Name != "Renamed" || !slices.Equal(got.RedirectURIs, c.RedirectURIs) || !slices.Equal(got.Scopes, c.Scopes) ||
+			!slices.Equal(got.GrantTypes, []string{auth.GrantClientCredentials}) || got.Public() {
+			t.Errorf("after Update: %+v, %v", got, err)
+		}
+		c.ID = "0190f5a0-0000-7000-8000-000000000000"
+		if err := s.Update(ctx, c); !errors.Is(err, auth.ErrUnknownClient) {
+			t.Errorf("unknown client: got %v, want unknown_client", err)
 		}
 	})
 

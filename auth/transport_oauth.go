@@ -55,6 +55,8 @@ func MakeOAuthHTTPHandler(e OAuthEndpoints, r *mux.Router, logger log.Logger, is
 		e.ListClientsEndpoint, decodePage, ok, problems...))
 	r.Path(PathClient).Methods(http.MethodGet).Handler(httptransport.NewServer(
 		e.GetClientEndpoint, decodeClientID, ok, problems...))
+	r.Path(PathClient).Methods(http.MethodPatch).Handler(httptransport.NewServer(
+		e.UpdateClientEndpoint, decodeUpdateClient, ok, problems...))
 	r.Path(PathClient).Methods(http.MethodDelete).Handler(httptransport.NewServer(
 		e.DeleteClientEndpoint, decodeClientID, ok, problems...))
 	r.Path(PathClientSecret).Methods(http.MethodPost).Handler(httptransport.NewServer(
@@ -95,6 +97,16 @@ func decodePage(_ context.Context, r *http.Request) (any, error) {
 // mean nothing and are not read.
 func decodeClientID(_ context.Context, r *http.Request) (any, error) {
 	return clientIDRequest{ID: mux.Vars(r)["id"]}, nil
+}
+
+// decodeUpdateClient strictly decodes the body's update of the path's
+// client.
+func decodeUpdateClient(_ context.Context, r *http.Request) (any, error) {
+	var u ClientUpdate
+	if err := httpx.DecodeJSON(r, &u); err != nil {
+		return nil, err
+	}
+	return updateClientRequest{ID: mux.Vars(r)["id"], Update: u}, nil
 }
 
 // decodeClientIDEmpty is decodeClientID for a POST without input, which

@@ -48,6 +48,10 @@ func (f *otFake) GetClient(_ context.Context, id string) (auth.Client, error) {
 	return auth.Client{ID: id}, f.fail()
 }
 
+func (f *otFake) UpdateClient(_ context.Context, id string, _ auth.ClientUpdate) (auth.Client, error) {
+	return auth.Client{ID: id}, f.fail()
+}
+
 func (f *otFake) RotateClientSecret(_ context.Context, id string) (auth.ClientCredentials, error) {
 	return auth.ClientCredentials{ClientID: id, ClientSecret: "s2"}, f.fail()
 }

@@ -299,6 +299,8 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 		{http.MethodPost, auth.PathClients, 403, []string{"forbidden"}},
 		{http.MethodGet, auth.PathClients, 400, []string{"validation_failed", "invalid_cursor"}},
 		{http.MethodGet, auth.PathClient, 404, []string{"client_not_found"}},
+		{http.MethodPatch, auth.PathClient, 400, []string{"validation_failed", "unknown_field"}},
+		{http.MethodPatch, auth.PathClient, 404, []string{"client_not_found"}},
 		{http.MethodDelete, auth.PathClient, 404, []string{"client_not_found"}},
 		{http.MethodPost, auth.PathClientSecret, 404, []string{"client_not_found"}},
 		{http.MethodPost, auth.PathClientSecret, 409, []string{"client_is_public"}},

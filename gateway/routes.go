@@ -34,6 +34,7 @@ var Routes = []Route{
 	{http.MethodPost, auth.PathClients, ServiceAuth, User, ClassAnonymous},
 	{http.MethodGet, auth.PathClients, ServiceAuth, User, ClassAnonymous},
 	{http.MethodGet, auth.PathClient, ServiceAuth, User, ClassAnonymous},
+	{http.MethodPatch, auth.PathClient, ServiceAuth, User, ClassAnonymous},
 	{http.MethodDelete, auth.PathClient, ServiceAuth, User, ClassAnonymous},
 	{http.MethodPost, auth.PathClientSecret, ServiceAuth, User, ClassAnonymous},
 	// The authorization endpoint shows auth's own login page (GET) and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/url"
 	"slices"
@@ -14,9 +15,10 @@ import (
 	"github.com/azora-os/azora/shared/app/apptest"
 )
 
-// TestOAuthClientAdministration: an admin lists, reads, rotates and deletes
-// registered clients; nobody else may; a rotated secret stops working at
-// once; a deleted client's every token (its service tokens, its users'
+// TestOAuthClientAdministration: an admin lists, reads, changes, rotates
+// and deletes registered clients; nobody else may; a change is checked as
+// a registration is, and narrowed scopes hold from the next refresh; a
+// rotated secret stops working at once; a deleted client's every token (its service tokens, its users'
 // access and refresh tokens) stops working at once, and it gets no more.
 func TestOAuthClientAdministration(t *testing.T) {
 	t.Parallel()
@@ -35,10 +37,14 @@ func TestOAuthClientAdministration(t *testing.T) {
 	watchID, watchSecret := e.client(t, map[string]any{"name": "Watch", "grant_types": []string{"client_credentials"}})
 
 	t.Run("only admins", func(t *testing.T) {
-		for _, r := range [][2]string{{"GET", "/api/v1/auth/clients"}, {"GET", "/api/v1/auth/clients/" + svcID},
+		for _, r := range [][2]string{{"GET", "/api/v1/auth/clients"}, {"GET", "/api/v1/auth/clients/" + svcID}, {"PATCH", "/api/v1/auth/clients/" + svcID},
 			{"POST", "/api/v1/auth/clients/" + svcID + "/secret"}, {"DELETE", "/api/v1/auth/clients/" + svcID}} {
-			apptest.Want(t, e.c.Do(t, r[0], r[1], "", nil), 401, "missing_token")
-			apptest.Want(t, e.c.Do(t, r[0], r[1], user.Str("access_token"), nil), 403, "forbidden")
+			var body any
+			if r[0] == "PATCH" {
+				body = map[string]any{} // a body is decoded before the token is checked
+			}
+			apptest.Want(t, e.c.Do(t, r[0], r[1], "", body), 401, "missing_token")
+			apptest.Want(t, e.c.Do(t, r[0], r[1], user.Str("access_token"), body), 403, "forbidden")
 		}
 	})
 
@@ -118,6 +124,55 @@ func TestOAuthClientAdministration(t *testing.T) {
 		apptest.Want(t, e.c.Do(t, "POST", "/api/v1/auth/clients/"+pubID+"/secret", e.admin, nil), 409, "client_is_public")
 		apptest.Want(t, e.c.Do(t, "POST", "/api/v1/auth/clients/0190f5a0-0000-7000-8000-000000000000/secret", e.admin, nil), 404, "client_not_found")
 		apptest.Want(t, e.c.Do(t, "POST", "/api/v1/auth/clients/"+svcID+"/secret", e.admin, map[string]any{"secret": "mine"}), 400, "unknown_field")
+	})
+
+	t.Run("update", func(t *testing.T) {
+		code.cfg.Scopes = []string{"openid", "email"}
+		verifier := oauth2.GenerateVerifier()
+		tok, err := code.cfg.Exchange(ctx, code.code(t, verifier), oauth2.VerifierOption(verifier))
+		if err != nil || tok.Extra("scope") != "openid email" {
+			t.Fatalf("exchange: %v, scope %v; want openid email", err, tok.Extra("scope"))
+		}
+		path := "/api/v1/auth/clients/" + code.id
+		before := e.c.Do(t, "GET", path, e.admin, nil).Obj("client")
+		for name, body := range map[string]map[string]any{
+			"bad redirect":        {"name": "Renamed", "redirect_uris": []string{"http://app.example.com/cb"}},
+			"no redirect left":    {"redirect_uris": []string{}},
+			"unknown scope":       {"scopes": []string{"admin:all"}},
+			"empty name":          {"name": " "},
+			"grant types":         {"grant_types": []string{"client_credentials"}},
+			"the secret, as well": {"client_secret": "mine"},
+		} {
+			r := e.c.Do(t, "PATCH", path, e.admin, body)
+			if r.Status != 400 {
+				t.Errorf("%s: got %d %s, want 400", name, r.Status, r.Raw)
+			}
+		}
+		if after := e.c.Do(t, "GET", path, e.admin, nil).Obj("client"); !maps.EqualFunc(after, before, func(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) }) {
+			t.Errorf("a refused update changed the client: %v, was %v", after, before)
+		}
+
+		r := e.c.Do(t, "PATCH", path, e.admin, map[string]any{"name": "  Planner 2 ", "scopes": []string{"openid"}})
+		apptest.Want(t, r, 200, "")
+		c := r.Obj("client")
+		if c["name"] != "Planner 2" || !slices.Equal(apptest.Strings(c["scopes"]), []string{"openid"}) ||
+			!slices.Equal(apptest.Strings(c["redirect_uris"]), apptest.Strings(before["redirect_uris"])) {
+			t.Errorf("after the update: got %s, want the new name and scopes, the redirect URIs unchanged", r.Raw)
+		}
+		code.cfg.Scopes = []string{"openid"} // what it may still ask for
+		// The refresh gets only the scopes the client still has.
+		next, err := code.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil || next.Extra("scope") != "openid" {
+			t.Errorf("refresh after narrowing: %v, scope %v; want openid", err, next.Extra("scope"))
+		}
+		apptest.Want(t, e.c.Do(t, "PATCH", "/api/v1/auth/clients/0190f5a0-0000-7000-8000-000000000000", e.admin, map[string]any{"name": "x"}), 404, "client_not_found")
+		_, err = (&clientcredentials.Config{ClientID: svcID, ClientSecret: svcSecret, TokenURL: e.base + "/oauth2/token", Scopes: []string{"reports:read"}}).Token(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apptest.Want(t, e.c.Do(t, "PATCH", "/api/v1/auth/clients/"+svcID, e.admin, map[string]any{"scopes": []string{"courses:read"}}), 200, "")
+		_, err = (&clientcredentials.Config{ClientID: svcID, ClientSecret: svcSecret, TokenURL: e.base + "/oauth2/token", Scopes: []string{"reports:read"}}).Token(ctx)
+		wantOAuthError(t, err, "invalid_scope")
 	})
 
 	t.Run("delete", func(t *testing.T) {
