@@ -82,13 +82,7 @@ func WithJWKSMaxAge(d time.Duration) HTTPOption {
 // keep no-store.
 func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, issuer string, opts ...HTTPOption) {
 	o := newHTTPOptions(opts)
-	serverOpts := append(httpx.ServerOptions(logger), httptransport.ServerBefore(kit.HTTPToContext()))
-	// Path before Methods: gorilla/mux v1.8.1 clears a recorded method
-	// mismatch when a later route's first matcher succeeds, so with
-	// Methods first a GET on a POST-only path became a 404, not a 405.
-	handle := func(method, path string, ep endpoint.Endpoint, dec httptransport.DecodeRequestFunc, enc httptransport.EncodeResponseFunc) {
-		r.Path(path).Methods(method).Handler(httptransport.NewServer(ep, dec, enc, serverOpts...))
-	}
+	handle := apiRoutes(r, logger)
 	ok, created := httpx.EncodeJSON(http.StatusOK), httpx.EncodeJSON(http.StatusCreated)
 
 	handle(http.MethodPost, PathRegister, e.RegisterEndpoint, decodeBody[RegisterRequest], created)
@@ -110,6 +104,22 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, issuer strin
 	r.Path(PathDiscovery).Methods(http.MethodGet).HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		_ = encodeDoc(req.Context(), w, doc)
 	})
+}
+
+// routeFunc registers an endpoint for method and path.
+type routeFunc func(method, path string, ep endpoint.Endpoint, dec httptransport.DecodeRequestFunc, enc httptransport.EncodeResponseFunc)
+
+// apiRoutes registers the routes that answer like the rest of the API on
+// r: the bearer token copied into the context for the JWT step, errors as
+// RFC 9457 problems (httpx.ServerOptions).
+func apiRoutes(r *mux.Router, logger log.Logger) routeFunc {
+	opts := append(httpx.ServerOptions(logger), httptransport.ServerBefore(kit.HTTPToContext()))
+	// Path before Methods: gorilla/mux v1.8.1 clears a recorded method
+	// mismatch when a later route's first matcher succeeds, so with
+	// Methods first a GET on a POST-only path became a 404, not a 405.
+	return func(method, path string, ep endpoint.Endpoint, dec httptransport.DecodeRequestFunc, enc httptransport.EncodeResponseFunc) {
+		r.Path(path).Methods(method).Handler(httptransport.NewServer(ep, dec, enc, opts...))
+	}
 }
 
 // WithProto tells the OAuth page whether the client reached it over HTTPS

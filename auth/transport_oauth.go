@@ -18,7 +18,6 @@ import (
 
 	"github.com/azora-os/azora/shared/errs"
 	"github.com/azora-os/azora/shared/httpx"
-	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/logging"
 	"github.com/azora-os/azora/shared/page"
 )
@@ -47,24 +46,18 @@ const (
 // authorization endpoint answers HTML, or redirects to the client.
 func MakeOAuthHTTPHandler(e OAuthEndpoints, r *mux.Router, logger log.Logger, issuer string, sealer Sealer, opts ...HTTPOption) {
 	o := newHTTPOptions(opts)
-	problems := append(httpx.ServerOptions(logger), httptransport.ServerBefore(kit.HTTPToContext()))
+	handle := apiRoutes(r, logger)
 	ok := httpx.EncodeJSON(http.StatusOK)
-	r.Path(PathClients).Methods(http.MethodPost).Handler(httptransport.NewServer(
-		e.RegisterClientEndpoint, decodeBody[ClientRequest], httpx.EncodeJSON(http.StatusCreated), problems...))
-	r.Path(PathClients).Methods(http.MethodGet).Handler(httptransport.NewServer(
-		e.ListClientsEndpoint, decodePage, ok, problems...))
-	r.Path(PathClient).Methods(http.MethodGet).Handler(httptransport.NewServer(
-		e.GetClientEndpoint, decodeClientID, ok, problems...))
-	r.Path(PathClient).Methods(http.MethodPatch).Handler(httptransport.NewServer(
-		e.UpdateClientEndpoint, decodeUpdateClient, ok, problems...))
-	r.Path(PathClient).Methods(http.MethodDelete).Handler(httptransport.NewServer(
-		e.DeleteClientEndpoint, decodeClientID, ok, problems...))
-	r.Path(PathClientSecret).Methods(http.MethodPost).Handler(httptransport.NewServer(
-		e.RotateClientSecretEndpoint, decodeClientIDEmpty, ok, problems...))
+	handle(http.MethodPost, PathClients, e.RegisterClientEndpoint, decodeBody[ClientRequest], httpx.EncodeJSON(http.StatusCreated))
+	handle(http.MethodGet, PathClients, e.ListClientsEndpoint, decodePage, ok)
+	handle(http.MethodGet, PathClient, e.GetClientEndpoint, decodeClientID, ok)
+	handle(http.MethodPatch, PathClient, e.UpdateClientEndpoint, decodeUpdateClient, ok)
+	handle(http.MethodDelete, PathClient, e.DeleteClientEndpoint, decodeClientID, ok)
+	handle(http.MethodPost, PathClientSecret, e.RotateClientSecretEndpoint, decodeClientIDEmpty, ok)
 	// OIDC Core §5.3: UserInfo answers GET and POST alike (the token in
 	// the Authorization header).
-	r.Path(PathUserInfo).Methods(http.MethodGet, http.MethodPost).Handler(httptransport.NewServer(
-		e.UserInfoEndpoint, decodeEmpty, httpx.EncodeJSON(http.StatusOK), problems...))
+	handle(http.MethodGet, PathUserInfo, e.UserInfoEndpoint, decodeEmpty, ok)
+	handle(http.MethodPost, PathUserInfo, e.UserInfoEndpoint, decodeEmpty, ok)
 
 	oauth := []httptransport.ServerOption{
 		httptransport.ServerErrorEncoder(encodeOAuthError(logger)),
