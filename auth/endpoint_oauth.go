@@ -8,8 +8,10 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 
 	"github.com/azora-os/azora/shared/kit"
+	"github.com/azora-os/azora/shared/logging"
 	"github.com/azora-os/azora/shared/page"
 )
 
@@ -43,19 +45,52 @@ func MakeOAuthEndpoints(s OAuth, logger log.Logger, m *kit.Metrics, v *kit.Verif
 	admin := func(name string, ep endpoint.Endpoint) endpoint.Endpoint {
 		return kit.Chain(logger, m, kit.Spec{Name: name, Verifier: v, Roles: []string{RoleAdmin}})(ep)
 	}
+	// A change to a client's credentials or reach is logged at info level,
+	// for the operators' audit trail.
+	changes := func(name string, ep endpoint.Endpoint) endpoint.Endpoint {
+		return admin(name, auditClientChange(logger, name)(ep))
+	}
 	return OAuthEndpoints{
-		RegisterClientEndpoint:     admin("register_client", makeRegisterClientEndpoint(s)),
+		RegisterClientEndpoint:     changes("register_client", makeRegisterClientEndpoint(s)),
 		ListClientsEndpoint:        admin("list_clients", makeListClientsEndpoint(s)),
 		GetClientEndpoint:          admin("get_client", makeGetClientEndpoint(s)),
-		UpdateClientEndpoint:       admin("update_client", makeUpdateClientEndpoint(s)),
-		RotateClientSecretEndpoint: admin("rotate_client_secret", makeRotateClientSecretEndpoint(s)),
-		DeleteClientEndpoint:       admin("delete_client", makeDeleteClientEndpoint(s)),
+		UpdateClientEndpoint:       changes("update_client", makeUpdateClientEndpoint(s)),
+		RotateClientSecretEndpoint: changes("rotate_client_secret", makeRotateClientSecretEndpoint(s)),
+		DeleteClientEndpoint:       changes("delete_client", makeDeleteClientEndpoint(s)),
 		AuthorizeEndpoint:          public("oauth_authorize", makeAuthorizeEndpoint(s)),
 		AuthorizeSubmitEndpoint:    public("oauth_authorize_submit", makeAuthorizeSubmitEndpoint(s)),
 		TokenEndpoint:              public("oauth_token", makeTokenEndpoint(s)),
 		IntrospectEndpoint:         public("oauth_introspect", makeIntrospectEndpoint(s)),
 		RevokeEndpoint:             public("oauth_revoke", makeRevokeEndpoint(s)),
 		UserInfoEndpoint:           kit.Chain(logger, m, kit.Spec{Name: "oauth_userinfo", Verifier: v, Roles: userRoles})(makeUserInfoEndpoint(s)),
+	}
+}
+
+// auditClientChange logs each successful call of the client-changing
+// endpoint name at info level: which admin did what to which client (never
+// a secret), with the request id.
+func auditClientChange(logger log.Logger, name string) endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (any, error) {
+			response, err := next(ctx, request)
+			if err != nil {
+				return response, err
+			}
+			var client string
+			switch r := request.(type) {
+			case clientIDRequest:
+				client = r.ID
+			case updateClientRequest:
+				client = r.ID
+			}
+			if creds, ok := response.(ClientCredentials); ok {
+				client = creds.ClientID
+			}
+			c, _ := kit.ClaimsFrom(ctx)
+			_ = level.Info(logging.With(ctx, logger)).Log("msg", "oauth client changed", "action", name,
+				"client_id", client, "admin", c.Subject)
+			return response, nil
+		}
 	}
 }
 
