@@ -303,6 +303,12 @@ type Repository interface {
 	SetLearnerName(ctx context.Context, userID, name string) error
 	// LearnerName returns the recorded name, or "" when none is known.
 	LearnerName(ctx context.Context, userID string) (string, error)
+	// LockLearner serialises, until ctx's transaction ends, the
+	// transactions that issue userID's certificates or set their name.
+	LockLearner(ctx context.Context, userID string) error
+	// UncertifiedCompletions returns userID's completed enrollments that
+	// have no certificate, oldest completion first.
+	UncertifiedCompletions(ctx context.Context, userID string) ([]Enrollment, error)
 }
 
 // Transactor runs fn in one transaction carried by ctx (pg.Transactor).

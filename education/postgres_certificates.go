@@ -141,3 +141,42 @@ func (r *PostgresRepository) LearnerName(ctx context.Context, userID string) (st
 	}
 	return name, pgErr(err, "learner name", nil)
 }
+
+// learnerLockClass namespaces LockLearner's advisory locks (two-key form:
+// this class, then a hash of the user id), so they meet no other lock.
+const learnerLockClass = 0x61_7a_6c_6e // "azln"
+
+// LockLearner implements Repository with a transaction-scoped advisory
+// lock; two users whose ids hash alike only wait for each other. A userID
+// that is not a UUID has no certificates and takes no lock. Errors:
+// internal (also when ctx carries no transaction).
+func (r *PostgresRepository) LockLearner(ctx context.Context, userID string) error {
+	if err := requireTx(ctx, "lock learner"); err != nil {
+		return err
+	}
+	uid, err := uuid.Parse(userID)
+	if err != nil {
+		return nil
+	}
+	_, err = r.q(ctx).ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, learnerLockClass, uid.String())
+	return pgErr(err, "lock learner", nil)
+}
+
+const selectUncertifiedCompletions = enrollmentColumns + `
+WHERE e.user_id = $1 AND e.status = 'completed'
+  AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.enrollment_id = e.id)
+ORDER BY e.completed_at, e.id`
+
+// UncertifiedCompletions implements Repository (none for a userID that is
+// not a UUID). Errors: internal.
+func (r *PostgresRepository) UncertifiedCompletions(ctx context.Context, userID string) ([]Enrollment, error) {
+	uid, err := uuid.Parse(userID)
+	if err != nil {
+		return []Enrollment{}, nil
+	}
+	var rows []enrollmentRow
+	if err := sqlx.SelectContext(ctx, r.q(ctx), &rows, selectUncertifiedCompletions, uid.String()); err != nil {
+		return nil, pgErr(err, "uncertified completions", nil)
+	}
+	return enrollmentsOf(rows), nil
+}

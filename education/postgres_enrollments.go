@@ -66,6 +66,15 @@ SELECT e.id, e.course_id, e.user_id, e.instructor_id, e.status, e.cancel_reason,
        (SELECT count(*) FROM lessons l WHERE l.course_id = e.course_id) AS total_lessons
 FROM enrollments e`
 
+// enrollmentsOf converts scanned rows, in order.
+func enrollmentsOf(rows []enrollmentRow) []Enrollment {
+	list := make([]Enrollment, len(rows))
+	for i, row := range rows {
+		list[i] = row.enrollment()
+	}
+	return list
+}
+
 const insertEnrollment = `
 INSERT INTO enrollments (id, course_id, user_id, instructor_id, status, cancel_reason,
                          price_amount, price_currency, created_at, updated_at, activated_at, completed_at)
@@ -164,11 +173,7 @@ func (r *PostgresRepository) Enrollments(ctx context.Context, userID string, p p
 	if err != nil {
 		return page.Page[Enrollment]{}, pgErr(err, "enrollments", nil)
 	}
-	list := make([]Enrollment, len(rows))
-	for i, row := range rows {
-		list[i] = row.enrollment()
-	}
-	return page.Of(list, limit, func(e Enrollment) any { return timeKey{At: e.CreatedAt, ID: e.ID} }), nil
+	return page.Of(enrollmentsOf(rows), limit, func(e Enrollment) any { return timeKey{At: e.CreatedAt, ID: e.ID} }), nil
 }
 
 // completeLesson inserts the completion only when the lesson belongs to the
@@ -265,9 +270,5 @@ func (r *PostgresRepository) LockPendingBefore(ctx context.Context, cutoff time.
 	if err := sqlx.SelectContext(ctx, r.q(ctx), &rows, lockPendingBefore, cutoff, limit); err != nil {
 		return nil, pgErr(err, "lock pending enrollments", nil)
 	}
-	list := make([]Enrollment, len(rows))
-	for i, row := range rows {
-		list[i] = row.enrollment()
-	}
-	return list, nil
+	return enrollmentsOf(rows), nil
 }

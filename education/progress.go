@@ -55,11 +55,21 @@ func (s *EducationService) CompleteLesson(ctx context.Context, a Actor, enrollme
 	return p, err
 }
 
-// completeCourse marks e completed and issues its certificate.
+// completeCourse marks e completed and issues its certificate, which
+// carries the learner's name as auth's user.registered told it. When that
+// event has not been applied yet (a learner who registered and finished a
+// course within moments), the certificate waits for it: LearnerRegistered
+// issues it, since a signed name cannot be corrected afterwards. The
+// learner lock orders the two, so that one of them always issues it.
 func (s *EducationService) completeCourse(ctx context.Context, e Enrollment, c Course) error {
 	now := s.now()
 	e.Status, e.UpdatedAt, e.CompletedAt = EnrollmentCompleted, now, &now
 	if err := s.Repo.SaveEnrollment(ctx, e); err != nil {
+		return err
+	}
+	if err := s.publish(ctx, EventCourseCompleted, e.UserID, map[string]any{
+		"enrollment_id": e.ID, "course_id": c.ID, "user_id": e.UserID,
+	}); err != nil {
 		return err
 	}
 	name, err := s.Repo.LearnerName(ctx, e.UserID)
@@ -67,8 +77,20 @@ func (s *EducationService) completeCourse(ctx context.Context, e Enrollment, c C
 		return err
 	}
 	if name == "" {
-		name = "Azora learner" // the user.registered event has not arrived (yet)
+		if err := s.Repo.LockLearner(ctx, e.UserID); err != nil {
+			return err
+		}
+		if name, err = s.Repo.LearnerName(ctx, e.UserID); err != nil || name == "" {
+			return err // LearnerRegistered will issue it
+		}
 	}
+	return s.issueCertificate(ctx, e, c, name, now)
+}
+
+// issueCertificate signs and stores the certificate of the completed
+// enrollment e of course c, issued to name at now, and queues
+// certificate.issued.
+func (s *EducationService) issueCertificate(ctx context.Context, e Enrollment, c Course, name string, now time.Time) error {
 	id, err := newID()
 	if err != nil {
 		return err
@@ -79,11 +101,6 @@ func (s *EducationService) completeCourse(ctx context.Context, e Enrollment, c C
 		return err
 	}
 	if err := s.Repo.CreateCertificate(ctx, cert); err != nil {
-		return err
-	}
-	if err := s.publish(ctx, EventCourseCompleted, e.UserID, map[string]any{
-		"enrollment_id": e.ID, "course_id": c.ID, "user_id": e.UserID,
-	}); err != nil {
 		return err
 	}
 	return s.publish(ctx, EventCertificateIssued, e.UserID, map[string]any{

@@ -79,12 +79,38 @@ func (s *EducationService) ExpirePending(ctx context.Context, cutoff time.Time, 
 	return n, err
 }
 
-// LearnerRegistered implements Reactions.
+// LearnerRegistered implements Reactions: it records the learner's name,
+// then issues the certificates of courses completed before the name was
+// known (completeCourse left them to it). A redelivered event finds them
+// issued and issues nothing.
 func (s *EducationService) LearnerRegistered(ctx context.Context, userID, name string) error {
-	if userID == "" || strings.TrimSpace(name) == "" {
+	name = strings.TrimSpace(name)
+	if userID == "" || name == "" {
 		return nil
 	}
-	return s.Repo.SetLearnerName(ctx, userID, strings.TrimSpace(name))
+	return s.Tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.Repo.LockLearner(ctx, userID); err != nil {
+			return err
+		}
+		if err := s.Repo.SetLearnerName(ctx, userID, name); err != nil {
+			return err
+		}
+		waiting, err := s.Repo.UncertifiedCompletions(ctx, userID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		for _, e := range waiting {
+			c, err := s.Repo.Course(ctx, e.CourseID)
+			if err != nil {
+				return err
+			}
+			if err := s.issueCertificate(ctx, e, c, name, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // RunTimeouts cancels pending enrollments older than timeout, checking
