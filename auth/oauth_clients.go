@@ -8,7 +8,7 @@ import (
 )
 
 // The admin's side of registered clients besides RegisterClient: reading
-// them, replacing a secret, deleting one.
+// and changing them, replacing a secret, deleting one.
 
 // ListClients implements OAuth. Errors: invalid_cursor.
 func (o *OAuthServer) ListClients(ctx context.Context, p page.Request) (page.Page[Client], error) {

@@ -73,11 +73,7 @@ cleanup() {
 	for pid in $WRK_PID "${PIDS[@]}"; do stop_process "pid $pid" "$pid"; done
 	wait 2>/dev/null || true
 	stop_started_deps || true
-	if [ "$rc" != 0 ] || [ "${BENCH_KEEP:-}" = 1 ]; then
-		say "logs kept in $WORK"
-	else
-		rm -rf "$WORK"
-	fi
+	finish_work_dir "$WORK" "$rc" "logs"
 	exit "$rc"
 }
 trap cleanup EXIT

@@ -84,11 +84,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	stop_started_deps || true
-	if [ "$rc" != 0 ] || [ "${BENCH_KEEP:-}" = 1 ] || [ ${#FAILED[@]} -gt 0 ]; then
-		say "output of every piece kept in $WORK"
-	else
-		rm -rf "$WORK"
-	fi
+	finish_work_dir "$WORK" "$rc" "output of every piece" "$([ ${#FAILED[@]} -gt 0 ] && echo 1)"
 	exit "$rc"
 }
 trap cleanup EXIT

@@ -93,6 +93,17 @@ stop_started_deps() {
 	"$AZORA_ROOT/scripts/deps.sh" stop $AZORA_DEPS_STARTED
 }
 
+# finish_work_dir DIR RC WHAT [KEEP]: a benchmark's last word on its work directory. It is
+# kept (and said so, naming WHAT it holds) when the script failed (RC != 0), when BENCH_KEEP=1,
+# or when KEEP is 1; otherwise it is removed.
+finish_work_dir() {
+	if [ "$2" != 0 ] || [ "${BENCH_KEEP:-}" = 1 ] || [ "${4:-}" = 1 ]; then
+		say "$3 kept in $1"
+	else
+		rm -rf "$1"
+	fi
+}
+
 # tcp_open HOST PORT: true when something accepts TCP connections there.
 tcp_open() {
 	(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
