@@ -113,9 +113,12 @@ type Decision struct {
 
 // Domain errors, as API.md names their codes.
 var (
-	ErrEmailTaken          = errs.New(errs.Conflict, "email_taken", "an account with this email already exists")
-	ErrWeakPassword        = errs.New(errs.Invalid, "weak_password", "the password must be 10 to 128 characters and not a commonly used one")
-	ErrInvalidCredentials  = errs.New(errs.Unauthenticated, "invalid_credentials", "the email or password is wrong")
+	ErrEmailTaken         = errs.New(errs.Conflict, "email_taken", "an account with this email already exists")
+	ErrWeakPassword       = errs.New(errs.Invalid, "weak_password", "the password must be 10 to 128 characters and not a commonly used one")
+	ErrInvalidCredentials = errs.New(errs.Unauthenticated, "invalid_credentials", "the email or password is wrong")
+	// ErrWrongPassword refuses a password change whose current password is
+	// wrong: a 403, since the caller's token itself is good.
+	ErrWrongPassword       = errs.New(errs.Forbidden, "wrong_password", "the current password is wrong")
 	ErrInvalidMFAToken     = errs.New(errs.Unauthenticated, "invalid_mfa_token", "the MFA token is unknown, expired or used up; log in again")
 	ErrInvalidCode         = errs.New(errs.Unauthenticated, "invalid_code", "the code is wrong or was already used")
 	ErrInvalidRefreshToken = errs.New(errs.Unauthenticated, "invalid_refresh_token", "the refresh token is unknown or expired")
@@ -158,6 +161,17 @@ type LoginRequest struct {
 	ClientIP string `json:"-"`
 }
 
+// ChangePasswordRequest changes the caller's password (POST
+// /api/v1/auth/password). UserID and SessionID come from the verified
+// token, ClientIP from the transport.
+type ChangePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+	UserID          string `json:"-"`
+	SessionID       string `json:"-"`
+	ClientIP        string `json:"-"`
+}
+
 // Service is the auth domain. Callers (the endpoint layer) have already
 // authenticated the caller and checked roles where a method needs them.
 type Service interface {
@@ -186,6 +200,10 @@ type Service interface {
 	// DisableTOTP turns MFA off with a current code. Errors:
 	// mfa_not_enabled, invalid_code.
 	DisableTOTP(ctx context.Context, userID, code string) error
+	// ChangePassword replaces the user's password, given the current one,
+	// and revokes every other session of the user. Errors: wrong_password,
+	// weak_password, rate_limited, user_not_found.
+	ChangePassword(ctx context.Context, req ChangePasswordRequest) error
 	// SetRoles replaces a user's roles and queues user.roles_changed.
 	// Errors: invalid_role, user_not_found.
 	SetRoles(ctx context.Context, userID string, roles []string) (User, error)
@@ -258,8 +276,8 @@ type Sessions interface {
 	// revoked (for as long as its access tokens live) so every service
 	// refuses them. Revoking an unknown sid is not an error.
 	Revoke(ctx context.Context, sid string) error
-	// RevokeUser revokes every session of the user.
-	RevokeUser(ctx context.Context, userID string) error
+	// RevokeUser revokes every session of the user but the sids in except.
+	RevokeUser(ctx context.Context, userID string, except ...string) error
 	// TrackGrant records that sid, live until expires, was granted to the
 	// OAuth client, so RevokeClient reaches it; Create does it for a
 	// session with a ClientID. Errors: invalid_client once the client is

@@ -24,6 +24,7 @@ type Endpoints struct {
 	SetupTOTPEndpoint   endpoint.Endpoint
 	EnableTOTPEndpoint  endpoint.Endpoint
 	DisableTOTPEndpoint endpoint.Endpoint
+	PasswordEndpoint    endpoint.Endpoint
 	SetRolesEndpoint    endpoint.Endpoint
 	JWKSEndpoint        endpoint.Endpoint
 }
@@ -60,6 +61,7 @@ func MakeEndpoints(s Service, logger log.Logger, m *kit.Metrics, v *kit.Verifier
 		SetupTOTPEndpoint:   user("mfa_totp_setup", makeSetupTOTPEndpoint(s)),
 		EnableTOTPEndpoint:  user("mfa_totp_enable", makeEnableTOTPEndpoint(s)),
 		DisableTOTPEndpoint: user("mfa_totp_disable", makeDisableTOTPEndpoint(s)),
+		PasswordEndpoint:    user("change_password", makeChangePasswordEndpoint(s)),
 		SetRolesEndpoint:    admin("set_roles", makeSetRolesEndpoint(s)),
 		JWKSEndpoint:        public("jwks", makeJWKSEndpoint(s)),
 	}
@@ -196,6 +198,24 @@ func makeDisableTOTPEndpoint(s Service) endpoint.Endpoint {
 			return nil, err
 		}
 		if err := s.DisableTOTP(ctx, c.Subject, req.Code); err != nil {
+			return nil, err
+		}
+		return noContent{}, nil
+	}
+}
+
+func makeChangePasswordEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		c, err := caller(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req := request.(ChangePasswordRequest)
+		if err := validateChangePassword(&req); err != nil {
+			return nil, err
+		}
+		req.UserID, req.SessionID = c.Subject, c.SessionID
+		if err := s.ChangePassword(ctx, req); err != nil {
 			return nil, err
 		}
 		return noContent{}, nil

@@ -108,6 +108,15 @@ func (e Endpoints) DisableTOTP(ctx context.Context, _, code string) error {
 	return err
 }
 
+// ChangePassword implements Service for ctx's caller: req's UserID,
+// SessionID and ClientIP are not sent (the server takes them from the
+// token and the connection). Errors: missing_token, invalid_token,
+// validation_failed, wrong_password, weak_password, rate_limited.
+func (e Endpoints) ChangePassword(ctx context.Context, req ChangePasswordRequest) error {
+	_, err := e.PasswordEndpoint(ctx, ChangePasswordRequest{CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword})
+	return err
+}
+
 // SetRoles implements Service; ctx's caller must be an admin. Errors:
 // missing_token, invalid_token, forbidden, validation_failed, invalid_role,
 // user_not_found.

@@ -105,6 +105,18 @@ func validateLogin(req *LoginRequest) error {
 	return f.err()
 }
 
+// validateChangePassword requires both passwords, used exactly as sent.
+func validateChangePassword(req *ChangePasswordRequest) error {
+	var f fieldErrors
+	if req.CurrentPassword == "" {
+		f.add("current_password", "is required")
+	}
+	if req.NewPassword == "" {
+		f.add("new_password", "is required")
+	}
+	return f.err()
+}
+
 func (r *loginMFARequest) validate() error {
 	var f fieldErrors
 	f.required("mfa_token", &r.MFAToken)

@@ -229,3 +229,40 @@ func (s *AuthService) tokens(ctx context.Context, sess Session, refresh string) 
 	}
 	return Tokens{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(s.cfg.AccessTTL / time.Second)}, nil
 }
+
+// ChangePassword implements Service. The current password is checked as a
+// login checks it, under the same limits, so a stolen access token cannot
+// be used to guess it faster than the login page allows. The new password
+// meets the registration policy and differs from the current one. Every
+// other session of the user (other devices, OAuth grants) is revoked; the
+// caller's own stays.
+func (s *AuthService) ChangePassword(ctx context.Context, req ChangePasswordRequest) error {
+	if err := CheckPassword(req.NewPassword); err != nil {
+		return err
+	}
+	if req.NewPassword == req.CurrentPassword {
+		return ErrWeakPassword.WithMessage("the new password must differ from the current one")
+	}
+	a, err := s.Users.ByID(ctx, req.UserID)
+	if err != nil {
+		return err
+	}
+	_, err = s.checkPassword(ctx, LoginRequest{Email: a.Email, Password: req.CurrentPassword, ClientIP: req.ClientIP})
+	if errors.Is(err, ErrInvalidCredentials) {
+		return ErrWrongPassword
+	}
+	if err != nil {
+		return err
+	}
+	hash, err := s.Hasher.Hash(req.NewPassword)
+	if err != nil {
+		return errs.Internalf(err, "hash password")
+	}
+	if _, err := s.Users.Update(ctx, a.ID, func(a *Account) error {
+		a.PasswordHash = hash
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.Sessions.RevokeUser(ctx, a.ID, req.SessionID)
+}

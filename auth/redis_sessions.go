@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -333,19 +334,21 @@ func (r *RedisSessions) revokeOne(ctx context.Context, sid string) (string, erro
 }
 
 // RevokeUser implements Sessions: it revokes every indexed session of the
-// user, then removes exactly those sids from the index (not the whole
-// index, which may have gained a session meanwhile). Errors: unavailable.
-func (r *RedisSessions) RevokeUser(ctx context.Context, userID string) error {
-	return r.revokeIndexed(ctx, r.userKey(userID))
+// user but those in except, then removes exactly the revoked sids from the
+// index (not the whole index, which may have gained a session meanwhile).
+// Errors: unavailable.
+func (r *RedisSessions) RevokeUser(ctx context.Context, userID string, except ...string) error {
+	return r.revokeIndexed(ctx, r.userKey(userID), except...)
 }
 
-// revokeIndexed revokes every sid of the index key, then removes exactly
-// those from it. Errors: unavailable.
-func (r *RedisSessions) revokeIndexed(ctx context.Context, key string) error {
+// revokeIndexed revokes every sid of the index key but those in except,
+// then removes exactly those it revoked from it. Errors: unavailable.
+func (r *RedisSessions) revokeIndexed(ctx context.Context, key string, except ...string) error {
 	sids, err := r.c.ZRange(ctx, key, 0, -1).Result()
 	if err != nil {
 		return redisUnavailable("list sessions", err)
 	}
+	sids = slices.DeleteFunc(sids, func(sid string) bool { return slices.Contains(except, sid) })
 	if len(sids) == 0 {
 		return nil
 	}

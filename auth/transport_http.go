@@ -27,6 +27,7 @@ const (
 	PathTOTPSetup   = "/api/v1/auth/mfa/totp/setup"
 	PathTOTPEnable  = "/api/v1/auth/mfa/totp/enable"
 	PathTOTPDisable = "/api/v1/auth/mfa/totp/disable"
+	PathPassword    = "/api/v1/auth/password"
 	PathUserRoles   = "/api/v1/auth/users/{id}/roles"
 	PathJWKS        = "/.well-known/jwks.json"
 	PathDiscovery   = "/.well-known/openid-configuration"
@@ -94,6 +95,7 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, issuer strin
 	handle(http.MethodPost, PathTOTPSetup, e.SetupTOTPEndpoint, decodeEmpty, ok)
 	handle(http.MethodPost, PathTOTPEnable, e.EnableTOTPEndpoint, decodeBody[codeRequest], ok)
 	handle(http.MethodPost, PathTOTPDisable, e.DisableTOTPEndpoint, decodeBody[codeRequest], ok)
+	handle(http.MethodPost, PathPassword, e.PasswordEndpoint, decodeChangePassword(o.clientIP), ok)
 	handle(http.MethodPut, PathUserRoles, e.SetRolesEndpoint, decodeSetRoles, ok)
 	handle(http.MethodGet, PathJWKS, e.JWKSEndpoint, decodeEmpty, encodePublic(o.jwksMaxAge))
 
@@ -167,6 +169,20 @@ func decodeBody[T any](_ context.Context, r *http.Request) (any, error) {
 func decodeLogin(clientIP func(*http.Request) string) httptransport.DecodeRequestFunc {
 	return func(_ context.Context, r *http.Request) (any, error) {
 		var req LoginRequest
+		if err := httpx.DecodeJSON(r, &req); err != nil {
+			return nil, err
+		}
+		req.ClientIP = clientIP(r)
+		return req, nil
+	}
+}
+
+// decodeChangePassword decodes a ChangePasswordRequest and adds the
+// client's address (the current password is checked under the login
+// limits, per client).
+func decodeChangePassword(clientIP func(*http.Request) string) httptransport.DecodeRequestFunc {
+	return func(_ context.Context, r *http.Request) (any, error) {
+		var req ChangePasswordRequest
 		if err := httpx.DecodeJSON(r, &req); err != nil {
 			return nil, err
 		}

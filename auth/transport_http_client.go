@@ -62,6 +62,7 @@ func NewHTTPClient(instance string, opts ...ClientOption) (Service, error) {
 		SetupTOTPEndpoint:   client("mfa_totp_setup", post, at(PathTOTPSetup), none, decodeResponse[TOTPSetup]),
 		EnableTOTPEndpoint:  client("mfa_totp_enable", post, at(PathTOTPEnable), enc, decodeResponse[recoveryCodesResponse]),
 		DisableTOTPEndpoint: client("mfa_totp_disable", post, at(PathTOTPDisable), enc, decodeNoContent),
+		PasswordEndpoint:    client("change_password", post, at(PathPassword), enc, decodeNoContent),
 		SetRolesEndpoint:    c.CallEndpoint("set_roles", http.MethodPut, callSetRoles, decodeResponse[userResponse]),
 		JWKSEndpoint:        client("jwks", get, at(PathJWKS), none, decodeResponse[JWKS]),
 	}, nil

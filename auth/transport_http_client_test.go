@@ -189,6 +189,11 @@ func TestHTTPClientRoundTrip(t *testing.T) {
 		err := svc.DisableTOTP(student, "ignored", "654321")
 		check(t, "DisableTOTP", err, nil, "user-1", "654321")
 	})
+	t.Run("change password", func(t *testing.T) {
+		err := svc.ChangePassword(student, auth.ChangePasswordRequest{CurrentPassword: "old password 1", NewPassword: "new password 2",
+			UserID: "ignored", SessionID: "ignored", ClientIP: "ignored"})
+		check(t, "ChangePassword", err, nil, "user-1", "sid-1", "old password 1", "new password 2", true)
+	})
 	t.Run("set roles", func(t *testing.T) {
 		u, err := svc.SetRoles(admin, "user 7?x#", []string{auth.RoleInstructor})
 		if err != nil {

@@ -150,6 +150,10 @@ func (f *htFake) DisableTOTP(ctx context.Context, userID, code string) error {
 	return f.record(ctx, "DisableTOTP", userID, code)
 }
 
+func (f *htFake) ChangePassword(ctx context.Context, req auth.ChangePasswordRequest) error {
+	return f.record(ctx, "ChangePassword", req.UserID, req.SessionID, req.CurrentPassword, req.NewPassword, req.ClientIP != "")
+}
+
 func (f *htFake) SetRoles(ctx context.Context, userID string, roles []string) (auth.User, error) {
 	if err := f.record(ctx, "SetRoles", userID, roles); err != nil {
 		return auth.User{}, err

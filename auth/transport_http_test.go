@@ -218,6 +218,26 @@ func TestHTTPRoutes(t *testing.T) {
 		})
 	})
 
+	t.Run("change password", func(t *testing.T) {
+		p, body := auth.PathPassword, `{"current_password":"old password 1","new_password":" new password 2 "}`
+		e.run(t, []htCase{
+			// The passwords pass exactly as sent; the user and session come
+			// from the token, the address from the connection.
+			{name: "no content", method: post, path: p, who: "student", body: body, status: 204, calls: "ChangePassword",
+				check: all(wantEmpty, wantArgs("ChangePassword", "user-1", "sid-1", "old password 1", " new password 2 ", true))},
+			{name: "required", method: post, path: p, who: "student", body: `{}`,
+				status: 400, code: "validation_failed", fields: []string{"current_password", "new_password"}},
+			{name: "user not from body", method: post, path: p, who: "student", body: `{"current_password":"a","new_password":"b","user_id":"user-2"}`,
+				status: 400, code: "unknown_field"},
+			{name: "missing token", method: post, path: p, body: body, status: 401, code: "missing_token"},
+			{name: "not a user", method: post, path: p, who: "norole", body: body, status: 403, code: "forbidden"},
+			{name: "wrong password", method: post, path: p, who: "student", body: body,
+				fail: fails("ChangePassword", auth.ErrWrongPassword), status: 403, code: "wrong_password", calls: "ChangePassword"},
+			{name: "weak", method: post, path: p, who: "student", body: body,
+				fail: fails("ChangePassword", auth.ErrWeakPassword), status: 400, code: "weak_password", calls: "ChangePassword"},
+		})
+	})
+
 	t.Run("set roles", func(t *testing.T) {
 		id := "0195f3a0-0000-7000-8000-00000000abcd"
 		p, body := "/api/v1/auth/users/"+id+"/roles", `{"roles":[" instructor ","student"]}`

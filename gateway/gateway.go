@@ -54,8 +54,8 @@ const (
 type RateClass string
 
 const (
-	// ClassAuth is login, registration, the MFA step and refresh: the
-	// strictest limit, always per client IP.
+	// ClassAuth is login, registration, the MFA step, refresh and the
+	// password change: the strictest limit, always per client IP.
 	ClassAuth RateClass = "auth"
 	// ClassAnonymous is every other route called without a verified user,
 	// per client IP.
