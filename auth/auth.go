@@ -10,6 +10,7 @@ import (
 
 	"github.com/azora-os/azora/shared/errs"
 	"github.com/azora-os/azora/shared/events"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // Roles a user may hold. Admin is never self-chosen at registration.
@@ -161,6 +162,13 @@ type LoginRequest struct {
 	ClientIP string `json:"-"`
 }
 
+// UserFilter narrows an admin's list of users (GET /api/v1/auth/users);
+// an empty field matches every user.
+type UserFilter struct {
+	Email string // the whole address, in any case
+	Role  string // one of the roles
+}
+
 // ChangePasswordRequest changes the caller's password (POST
 // /api/v1/auth/password). UserID and SessionID come from the verified
 // token, ClientIP from the transport.
@@ -204,6 +212,9 @@ type Service interface {
 	// and revokes every other session of the user. Errors: wrong_password,
 	// weak_password, rate_limited, user_not_found.
 	ChangePassword(ctx context.Context, req ChangePasswordRequest) error
+	// ListUsers pages through the users f matches, newest first. Errors:
+	// invalid_role, invalid_cursor.
+	ListUsers(ctx context.Context, f UserFilter, p page.Request) (page.Page[User], error)
 	// SetRoles replaces a user's roles and queues user.roles_changed.
 	// Errors: invalid_role, user_not_found.
 	SetRoles(ctx context.Context, userID string, roles []string) (User, error)
@@ -238,6 +249,9 @@ type Users interface {
 	// Update locks the account, lets fn change it, and saves the result
 	// (fn's error aborts without saving). Errors: user_not_found, fn's.
 	Update(ctx context.Context, id string, fn func(*Account) error) (Account, error)
+	// List pages through the users f matches, newest first. Errors:
+	// invalid_cursor.
+	List(ctx context.Context, f UserFilter, p page.Request) (page.Page[User], error)
 	// CountAdmins reports how many accounts hold the admin role.
 	CountAdmins(ctx context.Context) (int, error)
 }

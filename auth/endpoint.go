@@ -25,6 +25,8 @@ type Endpoints struct {
 	EnableTOTPEndpoint  endpoint.Endpoint
 	DisableTOTPEndpoint endpoint.Endpoint
 	PasswordEndpoint    endpoint.Endpoint
+	ListUsersEndpoint   endpoint.Endpoint
+	GetUserEndpoint     endpoint.Endpoint // nil in NewHTTPClient: no Service method calls it
 	SetRolesEndpoint    endpoint.Endpoint
 	JWKSEndpoint        endpoint.Endpoint
 }
@@ -62,6 +64,8 @@ func MakeEndpoints(s Service, logger log.Logger, m *kit.Metrics, v *kit.Verifier
 		EnableTOTPEndpoint:  user("mfa_totp_enable", makeEnableTOTPEndpoint(s)),
 		DisableTOTPEndpoint: user("mfa_totp_disable", makeDisableTOTPEndpoint(s)),
 		PasswordEndpoint:    user("change_password", makeChangePasswordEndpoint(s)),
+		ListUsersEndpoint:   admin("list_users", makeListUsersEndpoint(s)),
+		GetUserEndpoint:     admin("get_user", makeGetUserEndpoint(s)),
 		SetRolesEndpoint:    admin("set_roles", makeSetRolesEndpoint(s)),
 		JWKSEndpoint:        public("jwks", makeJWKSEndpoint(s)),
 	}
@@ -219,6 +223,25 @@ func makeChangePasswordEndpoint(s Service) endpoint.Endpoint {
 			return nil, err
 		}
 		return noContent{}, nil
+	}
+}
+
+func makeListUsersEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(listUsersRequest)
+		return s.ListUsers(ctx, req.Filter, req.Page)
+	}
+}
+
+// makeGetUserEndpoint serves an admin's look at any user: Me's answer
+// for the path's id.
+func makeGetUserEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		u, err := s.Me(ctx, request.(userIDRequest).ID)
+		if err != nil {
+			return nil, err
+		}
+		return userResponse{User: u}, nil
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/azora-os/azora/shared/kit"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // Endpoints satisfies Service, so other Go code calls auth through
@@ -115,6 +116,17 @@ func (e Endpoints) DisableTOTP(ctx context.Context, _, code string) error {
 func (e Endpoints) ChangePassword(ctx context.Context, req ChangePasswordRequest) error {
 	_, err := e.PasswordEndpoint(ctx, ChangePasswordRequest{CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword})
 	return err
+}
+
+// ListUsers implements Service; ctx's caller must be an admin. Errors:
+// missing_token, invalid_token, forbidden, validation_failed,
+// invalid_role, invalid_cursor.
+func (e Endpoints) ListUsers(ctx context.Context, f UserFilter, p page.Request) (page.Page[User], error) {
+	resp, err := e.ListUsersEndpoint(ctx, listUsersRequest{Filter: f, Page: p})
+	if err != nil {
+		return page.Page[User]{}, err
+	}
+	return resp.(page.Page[User]), nil
 }
 
 // SetRoles implements Service; ctx's caller must be an admin. Errors:

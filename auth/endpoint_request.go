@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/azora-os/azora/shared/errs"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // The request and response bodies of the endpoints. RegisterRequest and
@@ -28,6 +29,14 @@ type (
 		UserID string   `json:"-"`
 		Roles  []string `json:"roles"`
 	}
+	// listUsersRequest is an admin's user search: ?email=, ?role=, and
+	// the page.
+	listUsersRequest struct {
+		Filter UserFilter
+		Page   page.Request
+	}
+	// userIDRequest names a user by the path's id.
+	userIDRequest struct{ ID string }
 	// emptyRequest is what routes without input decode.
 	emptyRequest struct{}
 

@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,6 +15,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/azora-os/azora/shared/errs"
+	"github.com/azora-os/azora/shared/page"
 	"github.com/azora-os/azora/shared/pg"
 )
 
@@ -130,6 +132,36 @@ func (s *PostgresUsers) ByID(ctx context.Context, id string) (Account, error) {
 	return r.account(), nil
 }
 
+// List implements Users, newest first by id: the users matching f (an
+// email compared ignoring case, through users_email_key; a role). Errors:
+// invalid_cursor, internal.
+func (s *PostgresUsers) List(ctx context.Context, f UserFilter, p page.Request) (page.Page[User], error) {
+	after, limit, err := idKeyset(p)
+	if err != nil {
+		return page.Page[User]{}, err
+	}
+	query, args := selectUserColumns+` WHERE id < $1`, []any{after}
+	if f.Email != "" {
+		args = append(args, f.Email)
+		query += ` AND lower(email) = lower($` + strconv.Itoa(len(args)) + `)`
+	}
+	if f.Role != "" {
+		args = append(args, f.Role)
+		query += ` AND $` + strconv.Itoa(len(args)) + ` = ANY (roles)`
+	}
+	args = append(args, limit+1)
+	query += ` ORDER BY id DESC LIMIT $` + strconv.Itoa(len(args))
+	var rows []userRow
+	if err := sqlx.SelectContext(ctx, pg.Ext(ctx, s.db), &rows, query, args...); err != nil {
+		return page.Page[User]{}, usersErr(err, "list")
+	}
+	users := make([]User, len(rows))
+	for i, r := range rows {
+		users[i] = r.account().User
+	}
+	return idPage(users, limit, func(u User) string { return u.ID }), nil
+}
+
 const selectUserForUpdate = selectUserByID + ` FOR UPDATE`
 
 const updateUser = `
@@ -230,6 +262,38 @@ func usersErr(err error, op string) error {
 		return err
 	}
 	return errs.Internalf(err, "users: %s", op)
+}
+
+// idKey is the keyset position of a row in a newest-first list ordered by
+// its id, a UUIDv7 (which sorts by creation time): the last row of a page,
+// encoded in its next_cursor.
+type idKey struct {
+	ID string `json:"i"`
+}
+
+// idKeyset returns the id after which p's page starts (past every UUIDv7
+// on the first page, so it runs the query of the next ones) and how many
+// rows it holds. Errors: invalid_cursor.
+func idKeyset(p page.Request) (after string, limit int, err error) {
+	limit = p.Limit
+	if limit <= 0 {
+		limit = page.DefaultLimit
+	}
+	limit = min(limit, page.MaxLimit)
+	k := idKey{ID: "ffffffff-ffff-ffff-ffff-ffffffffffff"}
+	if err := page.Decode(p.Cursor, &k); err != nil {
+		return "", 0, err
+	}
+	u, err := uuid.Parse(k.ID)
+	if err != nil {
+		return "", 0, page.ErrBadCursor
+	}
+	return u.String(), limit, nil
+}
+
+// idPage is page.Of for rows fetched with limit+1 in idKeyset's order.
+func idPage[T any](rows []T, limit int, id func(T) string) page.Page[T] {
+	return page.Of(rows, limit, func(r T) any { return idKey{ID: id(r)} })
 }
 
 // textArray returns s as a Postgres text[], empty rather than NULL when s is

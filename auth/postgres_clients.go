@@ -88,42 +88,24 @@ func (s *PostgresClients) ByID(ctx context.Context, id string) (Client, error) {
 	return r.client(), nil
 }
 
-// clientKey is the keyset position of a client in the newest-first list:
-// its id, a UUIDv7, which sorts by creation time.
-type clientKey struct {
-	ID string `json:"i"`
-}
-
-// Past every UUIDv7 a client can have, so the first page runs the query of
-// the next ones.
-const clientListStart = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-
 const listClients = `SELECT ` + clientColumns + ` FROM oauth_clients WHERE id < $1 ORDER BY id DESC LIMIT $2`
 
 // List implements Clients, newest first by id. Errors: invalid_cursor,
 // internal.
 func (s *PostgresClients) List(ctx context.Context, p page.Request) (page.Page[Client], error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = page.DefaultLimit
-	}
-	limit = min(limit, page.MaxLimit)
-	k := clientKey{ID: clientListStart}
-	if err := page.Decode(p.Cursor, &k); err != nil {
+	after, limit, err := idKeyset(p)
+	if err != nil {
 		return page.Page[Client]{}, err
 	}
-	if _, err := uuid.Parse(k.ID); err != nil {
-		return page.Page[Client]{}, page.ErrBadCursor
-	}
 	var rows []clientRow
-	if err := sqlx.SelectContext(ctx, pg.Ext(ctx, s.db), &rows, listClients, k.ID, limit+1); err != nil {
+	if err := sqlx.SelectContext(ctx, pg.Ext(ctx, s.db), &rows, listClients, after, limit+1); err != nil {
 		return page.Page[Client]{}, errs.Internalf(err, "oauth clients: list")
 	}
 	clients := make([]Client, len(rows))
 	for i, r := range rows {
 		clients[i] = r.client()
 	}
-	return page.Of(clients, limit, func(c Client) any { return clientKey{ID: c.ID} }), nil
+	return idPage(clients, limit, func(c Client) string { return c.ID }), nil
 }
 
 const setClientSecret = `

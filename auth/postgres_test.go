@@ -15,6 +15,7 @@ import (
 
 	"github.com/azora-os/azora/auth"
 	"github.com/azora-os/azora/shared/events"
+	"github.com/azora-os/azora/shared/page"
 	"github.com/azora-os/azora/shared/pg"
 	"github.com/azora-os/azora/shared/pg/pgtest"
 )
@@ -380,3 +381,56 @@ func TestPostgresTransactorCommitsUsersAndOutboxTogether(t *testing.T) {
 }
 
 var keyBase = time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
+
+func TestPostgresUsersList(t *testing.T) {
+	s := auth.NewPostgresUsers(newAuthDB(t))
+	ctx := context.Background()
+	var ids []string // newest first
+	for i, roles := range [][]string{{"student"}, {"instructor"}, {"instructor", "student"}, {"admin"}} {
+		a := newTestAccount(t, fmt.Sprintf("user%d@example.com", i), roles...)
+		if err := s.Create(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		ids = append([]string{a.ID}, ids...)
+	}
+	list := func(f auth.UserFilter, limit int) []string {
+		t.Helper()
+		var got []string
+		p := page.Request{Limit: limit}
+		for range 10 {
+			pg, err := s.List(ctx, f, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range pg.Items {
+				got = append(got, u.ID)
+			}
+			if p.Cursor = pg.NextCursor; p.Cursor == "" {
+				return got
+			}
+		}
+		t.Fatal("the pages never ended")
+		return nil
+	}
+	for _, tc := range []struct {
+		name string
+		f    auth.UserFilter
+		want []string
+	}{
+		{"everyone", auth.UserFilter{}, ids},
+		{"by email, any case", auth.UserFilter{Email: "USER1@example.com"}, ids[2:3]},
+		{"by role", auth.UserFilter{Role: "instructor"}, ids[1:3]},
+		{"by email and role", auth.UserFilter{Email: "user2@example.com", Role: "student"}, ids[1:2]},
+		{"email and another role", auth.UserFilter{Email: "user2@example.com", Role: "admin"}, nil},
+	} {
+		if got := list(tc.f, 1); !slices.Equal(got, tc.want) {
+			t.Errorf("%s, one a page: got %v, want %v", tc.name, got, tc.want)
+		}
+		if got := list(tc.f, 0); !slices.Equal(got, tc.want) {
+			t.Errorf("%s, the default page: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if _, err := s.List(ctx, auth.UserFilter{}, page.Request{Cursor: "@@"}); !errors.Is(err, page.ErrBadCursor) {
+		t.Errorf("a bad cursor: got %v, want invalid_cursor", err)
+	}
+}

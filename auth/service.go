@@ -17,6 +17,7 @@ import (
 
 	"github.com/azora-os/azora/shared/errs"
 	"github.com/azora-os/azora/shared/events"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // Config tunes the service. Zero fields take the defaults in NewService.
@@ -154,6 +155,17 @@ func (s *AuthService) Me(ctx context.Context, userID string) (User, error) {
 		return User{}, err
 	}
 	return a.User, nil
+}
+
+// ListUsers implements Service. Errors: invalid_role, invalid_cursor.
+func (s *AuthService) ListUsers(ctx context.Context, f UserFilter, p page.Request) (page.Page[User], error) {
+	f.Email, f.Role = NormalizeEmail(f.Email), strings.TrimSpace(f.Role)
+	if f.Role != "" {
+		if _, err := normalizeRoles([]string{f.Role}); err != nil {
+			return page.Page[User]{}, err
+		}
+	}
+	return s.Users.List(ctx, f, p)
 }
 
 // SetRoles implements Service. When a role is taken away, the user's

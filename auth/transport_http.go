@@ -14,6 +14,7 @@ import (
 
 	"github.com/azora-os/azora/shared/httpx"
 	"github.com/azora-os/azora/shared/kit"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // The paths of API.md's Auth table that MakeHTTPHandler serves.
@@ -28,6 +29,8 @@ const (
 	PathTOTPEnable  = "/api/v1/auth/mfa/totp/enable"
 	PathTOTPDisable = "/api/v1/auth/mfa/totp/disable"
 	PathPassword    = "/api/v1/auth/password"
+	PathUsers       = "/api/v1/auth/users"
+	PathUser        = "/api/v1/auth/users/{id}"
 	PathUserRoles   = "/api/v1/auth/users/{id}/roles"
 	PathJWKS        = "/.well-known/jwks.json"
 	PathDiscovery   = "/.well-known/openid-configuration"
@@ -96,6 +99,8 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, issuer strin
 	handle(http.MethodPost, PathTOTPEnable, e.EnableTOTPEndpoint, decodeBody[codeRequest], ok)
 	handle(http.MethodPost, PathTOTPDisable, e.DisableTOTPEndpoint, decodeBody[codeRequest], ok)
 	handle(http.MethodPost, PathPassword, e.PasswordEndpoint, decodeChangePassword(o.clientIP), ok)
+	handle(http.MethodGet, PathUsers, e.ListUsersEndpoint, decodeListUsers, ok)
+	handle(http.MethodGet, PathUser, e.GetUserEndpoint, decodeUserID, ok)
 	handle(http.MethodPut, PathUserRoles, e.SetRolesEndpoint, decodeSetRoles, ok)
 	handle(http.MethodGet, PathJWKS, e.JWKSEndpoint, decodeEmpty, encodePublic(o.jwksMaxAge))
 
@@ -202,6 +207,22 @@ func decodeEmpty(_ context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	return req, nil
+}
+
+// decodeListUsers reads ?email=, ?role=, ?limit= and ?cursor=.
+func decodeListUsers(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	p, err := page.FromQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	return listUsersRequest{Filter: UserFilter{Email: q.Get("email"), Role: q.Get("role")}, Page: p}, nil
+}
+
+// decodeUserID takes the user id from the path; a GET body means nothing
+// and is not read.
+func decodeUserID(_ context.Context, r *http.Request) (any, error) {
+	return userIDRequest{ID: mux.Vars(r)["id"]}, nil
 }
 
 // decodeSetRoles takes the user id from the path, never from the body.

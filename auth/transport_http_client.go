@@ -9,6 +9,7 @@ import (
 
 	"github.com/azora-os/azora/shared/errs"
 	"github.com/azora-os/azora/shared/httpx/httpclient"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // ErrAuthUnreachable is what the HTTP client returns when no answer came
@@ -63,9 +64,23 @@ func NewHTTPClient(instance string, opts ...ClientOption) (Service, error) {
 		EnableTOTPEndpoint:  client("mfa_totp_enable", post, at(PathTOTPEnable), enc, decodeResponse[recoveryCodesResponse]),
 		DisableTOTPEndpoint: client("mfa_totp_disable", post, at(PathTOTPDisable), enc, decodeNoContent),
 		PasswordEndpoint:    client("change_password", post, at(PathPassword), enc, decodeNoContent),
+		ListUsersEndpoint:   c.CallEndpoint("list_users", get, callListUsers, decodeResponse[page.Page[User]]),
 		SetRolesEndpoint:    c.CallEndpoint("set_roles", http.MethodPut, callSetRoles, decodeResponse[userResponse]),
 		JWKSEndpoint:        client("jwks", get, at(PathJWKS), none, decodeResponse[JWKS]),
 	}, nil
+}
+
+// callListUsers sends the filter and the page as the query.
+func callListUsers(_ context.Context, request any) (httpclient.Call, error) {
+	req := request.(listUsersRequest)
+	q := req.Page.Query()
+	if req.Filter.Email != "" {
+		q.Set("email", req.Filter.Email)
+	}
+	if req.Filter.Role != "" {
+		q.Set("role", req.Filter.Role)
+	}
+	return httpclient.Call{Path: []string{"auth", "users"}, Query: q}, nil
 }
 
 // callSetRoles puts the user id, escaped, into the path. An id that could

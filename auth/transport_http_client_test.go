@@ -17,6 +17,7 @@ import (
 	"github.com/azora-os/azora/shared/errs"
 	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/logging"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // newHTClient returns an HTTP client of srv whose middleware records the
@@ -188,6 +189,14 @@ func TestHTTPClientRoundTrip(t *testing.T) {
 	t.Run("disable totp", func(t *testing.T) {
 		err := svc.DisableTOTP(student, "ignored", "654321")
 		check(t, "DisableTOTP", err, nil, "user-1", "654321")
+	})
+	t.Run("list users", func(t *testing.T) {
+		f, p := auth.UserFilter{Email: "ada+1@example.com", Role: auth.RoleInstructor}, page.Request{Limit: 3, Cursor: "c/1"}
+		got, err := svc.ListUsers(admin, f, p)
+		if err != nil || len(got.Items) != 1 || got.Items[0].ID != "user-9" || got.NextCursor != "next-users" {
+			t.Fatalf("ListUsers: got %+v, %v", got, err)
+		}
+		check(t, "ListUsers", nil, nil, f, p) // the filter and page cross the query intact
 	})
 	t.Run("change password", func(t *testing.T) {
 		err := svc.ChangePassword(student, auth.ChangePasswordRequest{CurrentPassword: "old password 1", NewPassword: "new password 2",

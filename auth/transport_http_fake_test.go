@@ -9,6 +9,7 @@ import (
 
 	"github.com/azora-os/azora/auth"
 	"github.com/azora-os/azora/shared/logging"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // htCreatedAt is the creation time of every user the fake returns.
@@ -127,6 +128,13 @@ func (f *htFake) Me(ctx context.Context, userID string) (auth.User, error) {
 		return auth.User{}, err
 	}
 	return htUser(userID, auth.RoleStudent), nil
+}
+
+func (f *htFake) ListUsers(ctx context.Context, filter auth.UserFilter, p page.Request) (page.Page[auth.User], error) {
+	if err := f.record(ctx, "ListUsers", filter, p); err != nil {
+		return page.Page[auth.User]{}, err
+	}
+	return page.Page[auth.User]{Items: []auth.User{htUser("user-9", auth.RoleInstructor)}, NextCursor: "next-users"}, nil
 }
 
 func (f *htFake) SetupTOTP(ctx context.Context, userID string) (auth.TOTPSetup, error) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/azora-os/azora/auth"
 	"github.com/azora-os/azora/shared/httpx"
+	"github.com/azora-os/azora/shared/page"
 )
 
 func TestHTTPRoutes(t *testing.T) {
@@ -215,6 +216,25 @@ func TestHTTPRoutes(t *testing.T) {
 				fail: fails("DisableTOTP", auth.ErrInvalidCode), status: 401, code: "invalid_code", calls: "DisableTOTP"},
 			{name: "not enabled", method: post, path: p, who: "student", body: body,
 				fail: fails("DisableTOTP", auth.ErrMFANotEnabled), status: 409, code: "mfa_not_enabled", calls: "DisableTOTP"},
+		})
+	})
+
+	t.Run("users", func(t *testing.T) {
+		p := auth.PathUsers + "?email=Ada@Example.com&role=instructor&limit=5&cursor=abc"
+		e.run(t, []htCase{
+			{name: "list", method: get, path: p, who: "admin", status: 200, calls: "ListUsers",
+				check: all(wantKeys("items", "next_cursor"),
+					wantArgs("ListUsers", auth.UserFilter{Email: "Ada@Example.com", Role: "instructor"}, page.Request{Limit: 5, Cursor: "abc"}))},
+			{name: "default page", method: get, path: auth.PathUsers, who: "admin", status: 200, calls: "ListUsers",
+				check: wantArgs("ListUsers", auth.UserFilter{}, page.Request{Limit: page.DefaultLimit})},
+			{name: "bad limit", method: get, path: auth.PathUsers + "?limit=0", who: "admin", status: 400, code: "validation_failed", fields: []string{"limit"}},
+			{name: "not an admin", method: get, path: p, who: "student", status: 403, code: "forbidden"},
+			{name: "missing token", method: get, path: p, status: 401, code: "missing_token"},
+			{name: "one", method: get, path: "/api/v1/auth/users/user-7", who: "admin", status: 200, calls: "Me",
+				check: all(wantKeys("user"), wantArgs("Me", "user-7"))},
+			{name: "one, not an admin", method: get, path: "/api/v1/auth/users/user-7", who: "student", status: 403, code: "forbidden"},
+			{name: "one unknown", method: get, path: "/api/v1/auth/users/user-8", who: "admin",
+				fail: fails("Me", auth.ErrUserNotFound), status: 404, code: "user_not_found", calls: "Me"},
 		})
 	})
 
