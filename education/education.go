@@ -158,6 +158,13 @@ type CoursePatch struct {
 	Price       *Money
 }
 
+// LessonPatch changes a lesson (PATCH
+// /api/v1/courses/{id}/lessons/{lesson_id}); nil leaves a field alone.
+type LessonPatch struct {
+	Title   *string
+	Content *string
+}
+
 // LessonInput appends a lesson.
 type LessonInput struct {
 	Title   string `json:"title"`
@@ -194,6 +201,10 @@ type Service interface {
 	UpdateCourse(ctx context.Context, a Actor, id string, p CoursePatch) (Course, error)
 	// AddLesson appends a lesson. Errors: course_not_found, forbidden, validation_failed.
 	AddLesson(ctx context.Context, a Actor, courseID string, in LessonInput) (Lesson, error)
+	// UpdateLesson changes a lesson's title or content; its place and the
+	// learners' progress stay. Errors: course_not_found, lesson_not_found,
+	// forbidden, validation_failed.
+	UpdateLesson(ctx context.Context, a Actor, courseID, lessonID string, p LessonPatch) (Lesson, error)
 	// Publish makes a course visible (idempotent) and queues
 	// course.published the first time. Errors: course_not_found,
 	// forbidden, course_has_no_lessons.
@@ -266,6 +277,9 @@ type Repository interface {
 	SaveCourse(ctx context.Context, c Course) error
 	// AddLesson stores l at l.Position (the caller holds the course lock).
 	AddLesson(ctx context.Context, l Lesson) error
+	// SaveLesson writes the title and content of l (the caller holds the
+	// course lock). Errors: lesson_not_found.
+	SaveLesson(ctx context.Context, l Lesson) error
 	// Catalogue pages published courses, newest first; q (when set) is a
 	// full-text query over title and description. Errors: invalid_cursor.
 	Catalogue(ctx context.Context, q string, p page.Request) (page.Page[Course], error)

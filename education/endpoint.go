@@ -17,6 +17,7 @@ const (
 	NameCourse          = "course"
 	NameUpdateCourse    = "update_course"
 	NameAddLesson       = "add_lesson"
+	NameUpdateLesson    = "update_lesson"
 	NamePublish         = "publish_course"
 	NameEnroll          = "enroll"
 	NameEnrollments     = "enrollments"
@@ -38,6 +39,7 @@ type Endpoints struct {
 	CourseEndpoint          endpoint.Endpoint
 	UpdateCourseEndpoint    endpoint.Endpoint
 	AddLessonEndpoint       endpoint.Endpoint
+	UpdateLessonEndpoint    endpoint.Endpoint
 	PublishEndpoint         endpoint.Endpoint
 	EnrollEndpoint          endpoint.Endpoint
 	EnrollmentsEndpoint     endpoint.Endpoint
@@ -94,6 +96,7 @@ func MakeEndpoints(s Service, logger log.Logger, m *kit.Metrics, v *kit.Verifier
 		CourseEndpoint:          public(NameCourse, optionalJWT(v)(makeCourseEndpoint(s))),
 		UpdateCourseEndpoint:    author(NameUpdateCourse, makeUpdateCourseEndpoint(s)),
 		AddLessonEndpoint:       author(NameAddLesson, makeAddLessonEndpoint(s)),
+		UpdateLessonEndpoint:    author(NameUpdateLesson, makeUpdateLessonEndpoint(s)),
 		PublishEndpoint:         author(NamePublish, makePublishEndpoint(s)),
 		EnrollEndpoint:          learner(NameEnroll, makeEnrollEndpoint(s)),
 		EnrollmentsEndpoint:     user(NameEnrollments, makeEnrollmentsEndpoint(s)),

@@ -52,6 +52,16 @@ func (e Endpoints) UpdateCourse(ctx context.Context, _ Actor, id string, p Cours
 	return resp.(courseResponse).Course, nil
 }
 
+// UpdateLesson implements Service. Errors: missing_token, invalid_token,
+// forbidden, validation_failed, course_not_found, lesson_not_found.
+func (e Endpoints) UpdateLesson(ctx context.Context, _ Actor, courseID, lessonID string, p LessonPatch) (Lesson, error) {
+	resp, err := e.UpdateLessonEndpoint(ctx, updateLessonRequest{CourseID: courseID, LessonID: lessonID, Patch: p})
+	if err != nil {
+		return Lesson{}, err
+	}
+	return resp.(lessonResponse).Lesson, nil
+}
+
 // AddLesson implements Service. Errors: missing_token, invalid_token,
 // forbidden, course_not_found, validation_failed.
 func (e Endpoints) AddLesson(ctx context.Context, _ Actor, courseID string, in LessonInput) (Lesson, error) {

@@ -95,6 +95,30 @@ func makeAddLessonEndpoint(s Service) endpoint.Endpoint {
 	}
 }
 
+func makeUpdateLessonEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		a, err := actorOf(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req := request.(updateLessonRequest)
+		switch {
+		case !validID(req.CourseID):
+			return nil, ErrCourseNotFound
+		case !validID(req.LessonID):
+			return nil, ErrLessonNotFound
+		}
+		if err := checkLessonPatch(&req.Patch); err != nil {
+			return nil, err
+		}
+		l, err := s.UpdateLesson(ctx, a, req.CourseID, req.LessonID, req.Patch)
+		if err != nil {
+			return nil, err
+		}
+		return lessonResponse{Lesson: l}, nil
+	}
+}
+
 func makePublishEndpoint(s Service) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		a, err := actorOf(ctx)

@@ -30,6 +30,11 @@ type (
 		CourseID string
 		Input    LessonInput
 	}
+	updateLessonRequest struct {
+		CourseID string
+		LessonID string
+		Patch    LessonPatch
+	}
 	completeLessonRequest struct {
 		EnrollmentID string
 		LessonID     string
@@ -189,6 +194,32 @@ func checkLessonInput(in *LessonInput) error {
 		f.add("content", "must be 1 to 100,000 characters")
 	}
 	return f.err()
+}
+
+// checkLessonPatch trims what p sets and checks it as checkLessonInput
+// does; a patch that sets nothing is refused.
+func checkLessonPatch(p *LessonPatch) error {
+	if p.Title == nil && p.Content == nil {
+		return errs.Validation(errs.FieldError{Field: "(body)", Message: "must set at least one of title, content"}).
+			WithMessage("the patch changes nothing")
+	}
+	in := LessonInput{Title: "x", Content: "x"} // stand-ins for what the patch leaves alone
+	if p.Title != nil {
+		in.Title = *p.Title
+	}
+	if p.Content != nil {
+		in.Content = *p.Content
+	}
+	if err := checkLessonInput(&in); err != nil {
+		return err
+	}
+	if p.Title != nil {
+		p.Title = &in.Title
+	}
+	if p.Content != nil {
+		p.Content = &in.Content
+	}
+	return nil
 }
 
 // check trims the search text and bounds it: a full-text query is parsed

@@ -142,6 +142,34 @@ const insertLesson = `
 INSERT INTO lessons (id, course_id, position, title, content, created_at)
 VALUES ($1, $2, $3, $4, $5, $6)`
 
+const updateLesson = `UPDATE lessons SET title = $3, content = $4 WHERE id = $1 AND course_id = $2`
+
+// SaveLesson writes l's title and content; the caller holds the course
+// lock. Errors: lesson_not_found (also for ids that are not UUIDs, or a
+// lesson of another course), internal.
+func (r *PostgresRepository) SaveLesson(ctx context.Context, l Lesson) error {
+	id, err := parseID(l.ID, ErrLessonNotFound)
+	if err != nil {
+		return err
+	}
+	courseID, err := parseID(l.CourseID, ErrLessonNotFound)
+	if err != nil {
+		return err
+	}
+	res, err := r.q(ctx).ExecContext(ctx, updateLesson, id, courseID, l.Title, l.Content)
+	if err != nil {
+		return pgErr(err, "save lesson", nil)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return pgErr(err, "save lesson", nil)
+	}
+	if n == 0 {
+		return ErrLessonNotFound
+	}
+	return nil
+}
+
 // AddLesson stores l at l.Position; the caller holds the course lock
 // (LockCourse), so positions do not race. Errors: course_not_found,
 // internal (also for a position already taken).

@@ -151,6 +151,34 @@ func (s *EducationService) AddLesson(ctx context.Context, a Actor, courseID stri
 	return l, err
 }
 
+// UpdateLesson implements Service, under the course lock like AddLesson.
+func (s *EducationService) UpdateLesson(ctx context.Context, a Actor, courseID, lessonID string, p LessonPatch) (Lesson, error) {
+	var l Lesson
+	err := s.Tx.InTx(ctx, func(ctx context.Context) error {
+		c, err := s.lockOwned(ctx, a, courseID)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(c.Lessons, func(l Lesson) bool { return l.ID == lessonID })
+		if i < 0 {
+			return ErrLessonNotFound
+		}
+		l = c.Lessons[i]
+		if p.Title != nil {
+			l.Title = *p.Title
+		}
+		if p.Content != nil {
+			l.Content = *p.Content
+		}
+		if err := s.Repo.SaveLesson(ctx, l); err != nil {
+			return err
+		}
+		c.UpdatedAt = s.now()
+		return s.Repo.SaveCourse(ctx, c)
+	})
+	return l, err
+}
+
 // Publish implements Service.
 func (s *EducationService) Publish(ctx context.Context, a Actor, id string) (Course, error) {
 	var c Course

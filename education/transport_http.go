@@ -28,6 +28,7 @@ const (
 	PathCourses           = "/api/v1/courses"
 	PathCourse            = "/api/v1/courses/{id}"
 	PathCourseLessons     = "/api/v1/courses/{id}/lessons"
+	PathCourseLesson      = "/api/v1/courses/{id}/lessons/{lesson_id}"
 	PathCoursePublish     = "/api/v1/courses/{id}/publish"
 	PathCourseEnrollments = "/api/v1/courses/{id}/enrollments"
 	PathEnrollments       = "/api/v1/enrollments"
@@ -122,6 +123,7 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, opts ...HTTP
 	handle(NameCourse, get, PathCourse, e.CourseEndpoint, decodeCourse, ok)
 	handle(NameUpdateCourse, http.MethodPatch, PathCourse, e.UpdateCourseEndpoint, decodeUpdateCourse, ok)
 	handle(NameAddLesson, post, PathCourseLessons, e.AddLessonEndpoint, decodeAddLesson, created)
+	handle(NameUpdateLesson, http.MethodPatch, PathCourseLesson, e.UpdateLessonEndpoint, decodeUpdateLesson, ok)
 	handle(NamePublish, post, PathCoursePublish, e.PublishEndpoint, decodeIDNoBody, ok)
 	handle(NameEnroll, post, PathCourseEnrollments, e.EnrollEndpoint, decodeIDNoBody, created) // 202 via StatusCode
 	handle(NameEnrollments, get, PathEnrollments, e.EnrollmentsEndpoint, decodeList, ok)

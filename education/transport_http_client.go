@@ -61,6 +61,7 @@ func NewHTTPClient(instance string, opts ...ClientOption) (Service, error) {
 		CourseEndpoint:          client(NameCourse, get, callByID(ErrCourseNotFound, "courses"), decodeResponse[courseResponse]),
 		UpdateCourseEndpoint:    client(NameUpdateCourse, http.MethodPatch, callUpdateCourse, decodeResponse[courseResponse]),
 		AddLessonEndpoint:       client(NameAddLesson, post, callAddLesson, decodeResponse[lessonResponse]),
+		UpdateLessonEndpoint:    client(NameUpdateLesson, http.MethodPatch, callUpdateLesson, decodeResponse[lessonResponse]),
 		PublishEndpoint:         client(NamePublish, post, callByID(ErrCourseNotFound, "courses", "publish"), decodeResponse[courseResponse]),
 		EnrollEndpoint:          client(NameEnroll, post, callEnroll, decodeResponse[enrolledResponse]),
 		EnrollmentsEndpoint:     client(NameEnrollments, get, callList("enrollments"), decodeResponse[page.Page[Enrollment]]),
@@ -125,6 +126,24 @@ func callAddLesson(request any) (call, error) {
 		return call{}, ErrCourseNotFound
 	}
 	return call{Path: []string{"courses", req.CourseID, "lessons"}, Body: req.Input}, nil
+}
+
+func callUpdateLesson(request any) (call, error) {
+	req := request.(updateLessonRequest)
+	switch {
+	case !validID(req.CourseID):
+		return call{}, ErrCourseNotFound
+	case !validID(req.LessonID):
+		return call{}, ErrLessonNotFound
+	}
+	patch := map[string]any{}
+	if req.Patch.Title != nil {
+		patch["title"] = *req.Patch.Title
+	}
+	if req.Patch.Content != nil {
+		patch["content"] = *req.Patch.Content
+	}
+	return call{Path: []string{"courses", req.CourseID, "lessons", req.LessonID}, Body: patch, ContentType: "application/merge-patch+json"}, nil
 }
 
 func callEnroll(request any) (call, error) {

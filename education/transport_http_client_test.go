@@ -153,6 +153,15 @@ func testHTTPClientRoundTrip(t *testing.T, e *htEnv) {
 	}
 	check("AddLesson", instructor, htCourseID, education.LessonInput{Title: "L", Content: "C"})
 
+	lp := education.LessonPatch{Content: htPtr("C2")}
+	if l, err := svc.UpdateLesson(as("instructor"), education.Actor{}, htCourseID, htLessonID, lp); err != nil || l.Content != "C2" {
+		t.Errorf("UpdateLesson: got %+v, %v", l, err)
+	}
+	check("UpdateLesson", instructor, htCourseID, htLessonID, lp)
+	if _, err := svc.UpdateLesson(as("instructor"), education.Actor{}, htCourseID, "7", lp); !errors.Is(err, education.ErrLessonNotFound) {
+		t.Errorf("UpdateLesson of a lesson id that is not a UUID: got %v, want lesson_not_found unsent", err)
+	}
+
 	if c, err := svc.Publish(as("instructor"), education.Actor{}, htCourseID); err != nil || c.PublishedAt == nil {
 		t.Errorf("Publish: got %+v, %v", c, err)
 	}
@@ -190,7 +199,7 @@ func testHTTPClientRoundTrip(t *testing.T, e *htEnv) {
 
 	wantNames := []string{education.NameCreateCourse, education.NameCatalogue, education.NameCourse, education.NameCourse,
 		education.NameUpdateCourse, education.NameUpdateCourse, education.NameUpdateCourse, education.NameAddLesson,
-		education.NamePublish, education.NameEnroll, education.NameEnrollment, education.NameCompleteLesson,
+		education.NameUpdateLesson, education.NameUpdateLesson, education.NamePublish, education.NameEnroll, education.NameEnrollment, education.NameCompleteLesson,
 		education.NameCertificates, education.NameCertificate, education.NameVerify, education.NameCertificatePDF,
 		education.NameCertificateKeys}
 	if got := names(); !slices.Equal(got, wantNames) {

@@ -182,6 +182,34 @@ func testHTTPCourseRoutes(t *testing.T, e *htEnv) {
 		})
 	})
 
+	t.Run("update lesson", func(t *testing.T) {
+		p := coursePath + "/lessons/" + htLessonID
+		e.run(t, []htCase{
+			{name: "content only", method: patch, path: p, htRequest: htRequest{who: "instructor", ctype: "application/merge-patch+json", body: `{"content":" fmt.Printf \n"}`},
+				status: 200, calls: "UpdateLesson", check: htAll(htWantKeys("lesson"),
+					htWantArgs("UpdateLesson", instructor, htCourseID, htLessonID, education.LessonPatch{Content: htPtr("fmt.Printf")}),
+					htWantBody("lesson", education.Lesson{ID: htLessonID, CourseID: htCourseID, Position: 1, Title: "Hello", Content: "fmt.Printf", CreatedAt: htCreatedAt}))},
+			{name: "both", method: patch, path: p, htRequest: htRequest{who: "admin", body: `{"title":" Hi ","content":"c"}`}, status: 200, calls: "UpdateLesson",
+				check: htWantArgs("UpdateLesson", education.Actor{UserID: "admin-1", Roles: []string{"admin"}}, htCourseID, htLessonID,
+					education.LessonPatch{Title: htPtr("Hi"), Content: htPtr("c")})},
+			{name: "nothing to change", method: patch, path: p, htRequest: htRequest{who: "instructor", body: `{}`}, status: 400, code: "validation_failed"},
+			{name: "nulls refused", method: patch, path: p, htRequest: htRequest{who: "instructor", body: `{"title":null,"content":null}`},
+				status: 400, code: "validation_failed", fields: []string{"title", "content"}},
+			{name: "blank title", method: patch, path: p, htRequest: htRequest{who: "instructor", body: `{"title":"  "}`},
+				status: 400, code: "validation_failed", fields: []string{"title"}},
+			{name: "position not from body", method: patch, path: p, htRequest: htRequest{who: "instructor", body: `{"position":2}`},
+				status: 400, code: "unknown_field", fields: []string{"position"}},
+			{name: "missing token", method: patch, path: p, htRequest: htRequest{body: `{"title":"t"}`}, status: 401, code: "missing_token"},
+			{name: "student refused", method: patch, path: p, htRequest: htRequest{who: "student", body: `{"title":"t"}`}, status: 403, code: "forbidden"},
+			{name: "not the owner", method: patch, path: p, htRequest: htRequest{who: "instructor", body: `{"title":"t"}`},
+				fail: htFails("UpdateLesson", education.ErrNotOwner), status: 403, code: "forbidden", calls: "UpdateLesson"},
+			{name: "lesson not found", method: patch, path: p, htRequest: htRequest{who: "instructor", body: `{"title":"t"}`},
+				fail: htFails("UpdateLesson", education.ErrLessonNotFound), status: 404, code: "lesson_not_found", calls: "UpdateLesson"},
+			{name: "lesson not a uuid", method: patch, path: coursePath + "/lessons/7", htRequest: htRequest{who: "instructor", body: `{"title":"t"}`},
+				status: 404, code: "lesson_not_found"},
+		})
+	})
+
 	t.Run("publish", func(t *testing.T) {
 		p := coursePath + "/publish"
 		e.run(t, []htCase{

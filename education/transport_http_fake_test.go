@@ -171,6 +171,20 @@ func (f *htFake) AddLesson(ctx context.Context, a education.Actor, courseID stri
 	return education.Lesson{ID: htLessonID, CourseID: courseID, Position: 1, Title: in.Title, Content: in.Content, CreatedAt: htCreatedAt}, nil
 }
 
+func (f *htFake) UpdateLesson(ctx context.Context, a education.Actor, courseID, lessonID string, p education.LessonPatch) (education.Lesson, error) {
+	if err := f.record(ctx, "UpdateLesson", a, courseID, lessonID, p); err != nil {
+		return education.Lesson{}, err
+	}
+	l := education.Lesson{ID: lessonID, CourseID: courseID, Position: 1, Title: "Hello", Content: "fmt.Println", CreatedAt: htCreatedAt}
+	if p.Title != nil {
+		l.Title = *p.Title
+	}
+	if p.Content != nil {
+		l.Content = *p.Content
+	}
+	return l, nil
+}
+
 func (f *htFake) Publish(ctx context.Context, a education.Actor, id string) (education.Course, error) {
 	if err := f.record(ctx, "Publish", a, id); err != nil {
 		return education.Course{}, err

@@ -23,6 +23,13 @@ type coursePatchBody struct {
 	Price       patchMember[Money]  `json:"price"`
 }
 
+// lessonPatchBody is the merge patch PATCH /courses/{id}/lessons/{lesson_id}
+// accepts: the title and the content, neither of which may be removed.
+type lessonPatchBody struct {
+	Title   patchMember[string] `json:"title"`
+	Content patchMember[string] `json:"content"`
+}
+
 // patchMember is one member of a merge patch, which has three states a Go
 // pointer cannot tell apart: absent (leave alone), null (remove) and a
 // value (replace).
@@ -91,4 +98,37 @@ func checkPatchMediaType(r *http.Request) error {
 		return httpx.ErrUnsupportedMediaType.WithMessage("the Content-Type %q is not supported; send application/merge-patch+json", mt)
 	}
 	return nil // httpx.DecodeJSON refuses a missing or malformed one
+}
+
+// decodeUpdateLesson decodes a JSON merge patch of a lesson into a
+// LessonPatch; "title": null and "content": null are refused (a lesson
+// always has both). Content types as decodeUpdateCourse's; an empty patch
+// decodes, and the endpoint refuses it after checking the caller.
+func decodeUpdateLesson(_ context.Context, r *http.Request) (any, error) {
+	if err := checkPatchMediaType(r); err != nil {
+		return nil, err
+	}
+	var body lessonPatchBody
+	if err := httpx.DecodeJSON(r, &body); err != nil {
+		return nil, err
+	}
+	var f []errs.FieldError
+	var p LessonPatch
+	for _, m := range []struct {
+		name   string
+		member *patchMember[string]
+		to     **string
+	}{{"title", &body.Title, &p.Title}, {"content", &body.Content, &p.Content}} {
+		switch {
+		case m.member.Null:
+			f = append(f, errs.FieldError{Field: m.name, Message: "cannot be removed: a lesson always has one"})
+		case m.member.Set:
+			*m.to = &m.member.Value
+		}
+	}
+	if len(f) > 0 {
+		return nil, errs.Validation(f...)
+	}
+	vars := mux.Vars(r)
+	return updateLessonRequest{CourseID: vars["id"], LessonID: vars["lesson_id"], Patch: p}, nil
 }

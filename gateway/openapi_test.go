@@ -324,6 +324,8 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 		{http.MethodGet, auth.PathUserInfo, 404, []string{"user_not_found"}},
 		{http.MethodGet, education.PathCourse, 404, []string{"course_not_found"}},
 		{http.MethodPatch, education.PathCourse, 403, []string{"forbidden"}},
+		{http.MethodPatch, education.PathCourseLesson, 404, []string{"course_not_found", "lesson_not_found"}},
+		{http.MethodPatch, education.PathCourseLesson, 400, []string{"validation_failed"}},
 		{http.MethodPost, education.PathCoursePublish, 422, []string{"course_has_no_lessons"}},
 		{http.MethodPost, education.PathCourseEnrollments, 409, []string{"already_enrolled", "own_course", "idempotency_in_progress"}},
 		{http.MethodPost, education.PathCourseEnrollments, 422, []string{"idempotency_key_reused"}},

@@ -56,6 +56,7 @@ var Routes = []Route{
 	{http.MethodGet, education.PathCourse, ServiceEducation, OptionalUser, ClassAnonymous},
 	{http.MethodPatch, education.PathCourse, ServiceEducation, User, ClassAnonymous},
 	{http.MethodPost, education.PathCourseLessons, ServiceEducation, User, ClassAnonymous},
+	{http.MethodPatch, education.PathCourseLesson, ServiceEducation, User, ClassAnonymous},
 	{http.MethodPost, education.PathCoursePublish, ServiceEducation, User, ClassAnonymous},
 	{http.MethodPost, education.PathCourseEnrollments, ServiceEducation, User, ClassAnonymous},
 	{http.MethodGet, education.PathEnrollments, ServiceEducation, User, ClassAnonymous},
