@@ -93,6 +93,19 @@ type Session struct {
 	Scope []string
 }
 
+// SessionInfo is one of a user's sessions as the user sees it (GET
+// /api/v1/auth/sessions): never its tokens.
+type SessionInfo struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"` // when the user signed in
+	ExpiresAt time.Time `json:"expires_at"` // when its refresh token stops working
+	AMR       []string  `json:"amr"`
+	// ClientID is the OAuth client the session was granted to; absent for
+	// a sign-in to Azora itself.
+	ClientID string `json:"client_id,omitempty"`
+	Current  bool   `json:"current"` // the session of the token that asked
+}
+
 // MFAChallenge is a password-verified login waiting for its second factor.
 type MFAChallenge struct {
 	UserID   string
@@ -120,6 +133,7 @@ var (
 	// ErrWrongPassword refuses a password change whose current password is
 	// wrong: a 403, since the caller's token itself is good.
 	ErrWrongPassword       = errs.New(errs.Forbidden, "wrong_password", "the current password is wrong")
+	ErrSessionNotFound     = errs.New(errs.NotFound, "session_not_found", "you have no such session")
 	ErrInvalidMFAToken     = errs.New(errs.Unauthenticated, "invalid_mfa_token", "the MFA token is unknown, expired or used up; log in again")
 	ErrInvalidCode         = errs.New(errs.Unauthenticated, "invalid_code", "the code is wrong or was already used")
 	ErrInvalidRefreshToken = errs.New(errs.Unauthenticated, "invalid_refresh_token", "the refresh token is unknown or expired")
@@ -212,6 +226,12 @@ type Service interface {
 	// and revokes every other session of the user. Errors: wrong_password,
 	// weak_password, rate_limited, user_not_found.
 	ChangePassword(ctx context.Context, req ChangePasswordRequest) error
+	// ListSessions pages through the user's live sessions, newest first,
+	// marking currentSID's. Errors: invalid_cursor.
+	ListSessions(ctx context.Context, userID, currentSID string, p page.Request) (page.Page[SessionInfo], error)
+	// RevokeSession ends one of the user's sessions (the caller's own
+	// included: a logout). Errors: session_not_found.
+	RevokeSession(ctx context.Context, userID, sid string) error
 	// ListUsers pages through the users f matches, newest first. Errors:
 	// invalid_role, invalid_cursor.
 	ListUsers(ctx context.Context, f UserFilter, p page.Request) (page.Page[User], error)
@@ -292,6 +312,8 @@ type Sessions interface {
 	Revoke(ctx context.Context, sid string) error
 	// RevokeUser revokes every session of the user but the sids in except.
 	RevokeUser(ctx context.Context, userID string, except ...string) error
+	// OfUser returns the user's live sessions, in no particular order.
+	OfUser(ctx context.Context, userID string) ([]Session, error)
 	// TrackGrant records that sid, live until expires, was granted to the
 	// OAuth client, so RevokeClient reaches it; Create does it for a
 	// session with a ClientID. Errors: invalid_client once the client is

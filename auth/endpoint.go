@@ -9,26 +9,29 @@ import (
 
 	"github.com/azora-os/azora/shared/errs"
 	"github.com/azora-os/azora/shared/kit"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // Endpoints holds one go-kit endpoint per Service method. Server side,
 // MakeEndpoints builds them over a Service; client side, NewHTTPClient
 // builds them over HTTP, and Endpoints' methods then satisfy Service.
 type Endpoints struct {
-	RegisterEndpoint    endpoint.Endpoint
-	LoginEndpoint       endpoint.Endpoint
-	LoginMFAEndpoint    endpoint.Endpoint
-	RefreshEndpoint     endpoint.Endpoint
-	LogoutEndpoint      endpoint.Endpoint
-	MeEndpoint          endpoint.Endpoint
-	SetupTOTPEndpoint   endpoint.Endpoint
-	EnableTOTPEndpoint  endpoint.Endpoint
-	DisableTOTPEndpoint endpoint.Endpoint
-	PasswordEndpoint    endpoint.Endpoint
-	ListUsersEndpoint   endpoint.Endpoint
-	GetUserEndpoint     endpoint.Endpoint // nil in NewHTTPClient: no Service method calls it
-	SetRolesEndpoint    endpoint.Endpoint
-	JWKSEndpoint        endpoint.Endpoint
+	RegisterEndpoint      endpoint.Endpoint
+	LoginEndpoint         endpoint.Endpoint
+	LoginMFAEndpoint      endpoint.Endpoint
+	RefreshEndpoint       endpoint.Endpoint
+	LogoutEndpoint        endpoint.Endpoint
+	MeEndpoint            endpoint.Endpoint
+	SetupTOTPEndpoint     endpoint.Endpoint
+	EnableTOTPEndpoint    endpoint.Endpoint
+	DisableTOTPEndpoint   endpoint.Endpoint
+	PasswordEndpoint      endpoint.Endpoint
+	SessionsEndpoint      endpoint.Endpoint
+	RevokeSessionEndpoint endpoint.Endpoint
+	ListUsersEndpoint     endpoint.Endpoint
+	GetUserEndpoint       endpoint.Endpoint // nil in NewHTTPClient: no Service method calls it
+	SetRolesEndpoint      endpoint.Endpoint
+	JWKSEndpoint          endpoint.Endpoint
 }
 
 // userRoles are the roles of a person's account. User routes demand one of
@@ -54,20 +57,22 @@ func MakeEndpoints(s Service, logger log.Logger, m *kit.Metrics, v *kit.Verifier
 		return kit.Chain(logger, m, kit.Spec{Name: name, Verifier: v, Roles: []string{RoleAdmin}})(ep)
 	}
 	return Endpoints{
-		RegisterEndpoint:    public("register", makeRegisterEndpoint(s)),
-		LoginEndpoint:       public("login", makeLoginEndpoint(s)),
-		LoginMFAEndpoint:    public("login_mfa", makeLoginMFAEndpoint(s)),
-		RefreshEndpoint:     public("refresh", makeRefreshEndpoint(s)),
-		LogoutEndpoint:      user("logout", makeLogoutEndpoint(s)),
-		MeEndpoint:          user("me", makeMeEndpoint(s)),
-		SetupTOTPEndpoint:   user("mfa_totp_setup", makeSetupTOTPEndpoint(s)),
-		EnableTOTPEndpoint:  user("mfa_totp_enable", makeEnableTOTPEndpoint(s)),
-		DisableTOTPEndpoint: user("mfa_totp_disable", makeDisableTOTPEndpoint(s)),
-		PasswordEndpoint:    user("change_password", makeChangePasswordEndpoint(s)),
-		ListUsersEndpoint:   admin("list_users", makeListUsersEndpoint(s)),
-		GetUserEndpoint:     admin("get_user", makeGetUserEndpoint(s)),
-		SetRolesEndpoint:    admin("set_roles", makeSetRolesEndpoint(s)),
-		JWKSEndpoint:        public("jwks", makeJWKSEndpoint(s)),
+		RegisterEndpoint:      public("register", makeRegisterEndpoint(s)),
+		LoginEndpoint:         public("login", makeLoginEndpoint(s)),
+		LoginMFAEndpoint:      public("login_mfa", makeLoginMFAEndpoint(s)),
+		RefreshEndpoint:       public("refresh", makeRefreshEndpoint(s)),
+		LogoutEndpoint:        user("logout", makeLogoutEndpoint(s)),
+		MeEndpoint:            user("me", makeMeEndpoint(s)),
+		SetupTOTPEndpoint:     user("mfa_totp_setup", makeSetupTOTPEndpoint(s)),
+		EnableTOTPEndpoint:    user("mfa_totp_enable", makeEnableTOTPEndpoint(s)),
+		DisableTOTPEndpoint:   user("mfa_totp_disable", makeDisableTOTPEndpoint(s)),
+		PasswordEndpoint:      user("change_password", makeChangePasswordEndpoint(s)),
+		SessionsEndpoint:      user("list_sessions", makeListSessionsEndpoint(s)),
+		RevokeSessionEndpoint: user("revoke_session", makeRevokeSessionEndpoint(s)),
+		ListUsersEndpoint:     admin("list_users", makeListUsersEndpoint(s)),
+		GetUserEndpoint:       admin("get_user", makeGetUserEndpoint(s)),
+		SetRolesEndpoint:      admin("set_roles", makeSetRolesEndpoint(s)),
+		JWKSEndpoint:          public("jwks", makeJWKSEndpoint(s)),
 	}
 }
 
@@ -220,6 +225,29 @@ func makeChangePasswordEndpoint(s Service) endpoint.Endpoint {
 		}
 		req.UserID, req.SessionID = c.Subject, c.SessionID
 		if err := s.ChangePassword(ctx, req); err != nil {
+			return nil, err
+		}
+		return noContent{}, nil
+	}
+}
+
+func makeListSessionsEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		c, err := caller(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return s.ListSessions(ctx, c.Subject, c.SessionID, request.(page.Request))
+	}
+}
+
+func makeRevokeSessionEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		c, err := caller(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.RevokeSession(ctx, c.Subject, request.(sessionIDRequest).ID); err != nil {
 			return nil, err
 		}
 		return noContent{}, nil

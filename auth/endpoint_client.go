@@ -118,6 +118,25 @@ func (e Endpoints) ChangePassword(ctx context.Context, req ChangePasswordRequest
 	return err
 }
 
+// ListSessions implements Service for ctx's caller (userID and currentSID
+// are the token's, not sent). Errors: missing_token, invalid_token,
+// validation_failed, invalid_cursor.
+func (e Endpoints) ListSessions(ctx context.Context, _, _ string, p page.Request) (page.Page[SessionInfo], error) {
+	resp, err := e.SessionsEndpoint(ctx, p)
+	if err != nil {
+		return page.Page[SessionInfo]{}, err
+	}
+	return resp.(page.Page[SessionInfo]), nil
+}
+
+// RevokeSession implements Service for ctx's caller (userID is the
+// token's, not sent). Errors: missing_token, invalid_token,
+// session_not_found.
+func (e Endpoints) RevokeSession(ctx context.Context, _, sid string) error {
+	_, err := e.RevokeSessionEndpoint(ctx, sessionIDRequest{ID: sid})
+	return err
+}
+
 // ListUsers implements Service; ctx's caller must be an admin. Errors:
 // missing_token, invalid_token, forbidden, validation_failed,
 // invalid_role, invalid_cursor.

@@ -37,6 +37,8 @@ type (
 	}
 	// userIDRequest names a user by the path's id.
 	userIDRequest struct{ ID string }
+	// sessionIDRequest names one of the caller's sessions by the path's id.
+	sessionIDRequest struct{ ID string }
 	// emptyRequest is what routes without input decode.
 	emptyRequest struct{}
 

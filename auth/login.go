@@ -3,12 +3,14 @@ package auth
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/azora-os/azora/shared/errs"
+	"github.com/azora-os/azora/shared/page"
 )
 
 // Login implements Service. Every attempt spends the per-address budgets
@@ -265,4 +267,70 @@ func (s *AuthService) ChangePassword(ctx context.Context, req ChangePasswordRequ
 		return err
 	}
 	return s.Sessions.RevokeUser(ctx, a.ID, req.SessionID)
+}
+
+// sessionKey is the keyset position of a session in the newest-first
+// list: the last one of a page, encoded in its next_cursor.
+type sessionKey struct {
+	At time.Time `json:"t"`
+	ID string    `json:"i"`
+}
+
+// newestFirst orders session keys by sign-in time, newest first, then by
+// id.
+func newestFirst(a, b sessionKey) int {
+	if c := b.At.Compare(a.At); c != 0 {
+		return c
+	}
+	return strings.Compare(b.ID, a.ID)
+}
+
+// ListSessions implements Service. A user's sessions are few (each is a
+// sign-in within the session lifetime), so they are read whole and paged
+// here, newest sign-in first.
+func (s *AuthService) ListSessions(ctx context.Context, userID, currentSID string, p page.Request) (page.Page[SessionInfo], error) {
+	limit := min(max(p.Limit, 0), page.MaxLimit)
+	if limit == 0 {
+		limit = page.DefaultLimit
+	}
+	var after *sessionKey
+	if p.Cursor != "" {
+		after = &sessionKey{}
+		if err := page.Decode(p.Cursor, after); err != nil {
+			return page.Page[SessionInfo]{}, err
+		}
+	}
+	all, err := s.Sessions.OfUser(ctx, userID)
+	if err != nil {
+		return page.Page[SessionInfo]{}, err
+	}
+	key := func(s Session) sessionKey { return sessionKey{At: s.CreatedAt, ID: s.ID} }
+	slices.SortFunc(all, func(a, b Session) int { return newestFirst(key(a), key(b)) })
+	infos := make([]SessionInfo, 0, min(len(all), limit+1))
+	for _, sess := range all {
+		if after != nil && newestFirst(key(sess), *after) <= 0 {
+			continue // on an earlier page
+		}
+		infos = append(infos, SessionInfo{ID: sess.ID, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt,
+			AMR: nonNil(sess.AMR), ClientID: sess.ClientID, Current: sess.ID == currentSID})
+		if len(infos) > limit {
+			break
+		}
+	}
+	return page.Of(infos, limit, func(i SessionInfo) any { return sessionKey{At: i.CreatedAt, ID: i.ID} }), nil
+}
+
+// RevokeSession implements Service. Another user's session, or one that
+// is over, is not found.
+func (s *AuthService) RevokeSession(ctx context.Context, userID, sid string) error {
+	sess, _, err := s.Sessions.Get(ctx, sid)
+	switch {
+	case errors.Is(err, ErrInvalidRefreshToken):
+		return ErrSessionNotFound
+	case err != nil:
+		return err
+	case sess.UserID != userID:
+		return ErrSessionNotFound
+	}
+	return s.Sessions.Revoke(ctx, sid)
 }

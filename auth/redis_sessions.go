@@ -260,25 +260,39 @@ func (r *RedisSessions) Get(ctx context.Context, sid string) (Session, string, e
 	if !validSID(sid) {
 		return Session{}, "", ErrInvalidRefreshToken
 	}
-	v, err := r.c.HMGet(ctx, r.sessionKey(sid), "user", "roles", "amr", "created", "expires", "client", "scope", "refresh").Result()
+	v, err := r.c.HMGet(ctx, r.sessionKey(sid), sessionFields...).Result()
 	if err != nil {
 		return Session{}, "", redisUnavailable("read session", err)
 	}
-	f := make([]string, len(v))
-	for i, x := range v {
-		f[i], _ = x.(string)
+	s, refresh, ok, err := sessionOf(sid, v)
+	if err == nil && !ok {
+		err = ErrInvalidRefreshToken
+	}
+	return s, refresh, err
+}
+
+// sessionFields are the fields of a session hash that Get and OfUser
+// read, in the order sessionOf takes them.
+var sessionFields = []string{"user", "roles", "amr", "created", "expires", "client", "scope", "refresh"}
+
+// sessionOf decodes the values of sessionFields read for sid: the session
+// and its current refresh hash, or ok false when the session is gone.
+// Errors: internal for a session that does not decode.
+func sessionOf(sid string, v []any) (s Session, refresh string, ok bool, err error) {
+	f := make([]string, len(sessionFields))
+	for i := range min(len(v), len(f)) {
+		f[i], _ = v[i].(string)
 	}
 	if f[0] == "" || f[7] == "" {
-		return Session{}, "", ErrInvalidRefreshToken
+		return Session{}, "", false, nil
 	}
 	if f[6] == "" {
 		f[6] = "null"
 	}
-	s, err := decodeSession(sid, f[:7])
-	if err != nil {
-		return Session{}, "", errs.Internalf(err, "decode session %s", sid)
+	if s, err = decodeSession(sid, f[:7]); err != nil {
+		return Session{}, "", false, errs.Internalf(err, "decode session %s", sid)
 	}
-	return s, f[7], nil
+	return s, f[7], true, nil
 }
 
 // Revoked implements Sessions. Errors: unavailable.
@@ -365,6 +379,37 @@ func (r *RedisSessions) revokeIndexed(ctx context.Context, key string, except ..
 		return redisUnavailable("unindex sessions", err)
 	}
 	return nil
+}
+
+// OfUser implements Sessions: the sessions the user's index names that
+// still exist, read in one pipeline. Errors: unavailable.
+func (r *RedisSessions) OfUser(ctx context.Context, userID string) ([]Session, error) {
+	sids, err := r.c.ZRange(ctx, r.userKey(userID), 0, -1).Result()
+	if err != nil {
+		return nil, redisUnavailable("list sessions", err)
+	}
+	sids = slices.DeleteFunc(sids, func(sid string) bool { return !validSID(sid) })
+	reads := make([]*redis.SliceCmd, len(sids))
+	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, sid := range sids {
+			reads[i] = p.HMGet(ctx, r.sessionKey(sid), sessionFields...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, redisUnavailable("read sessions", err)
+	}
+	out := make([]Session, 0, len(sids))
+	for i, sid := range sids {
+		s, _, ok, err := sessionOf(sid, reads[i].Val())
+		if err != nil {
+			return nil, err
+		}
+		if ok && s.UserID == userID {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // indexSID adds sid, whose grant ends at expires, to the index keys[0];

@@ -29,6 +29,8 @@ const (
 	PathTOTPEnable  = "/api/v1/auth/mfa/totp/enable"
 	PathTOTPDisable = "/api/v1/auth/mfa/totp/disable"
 	PathPassword    = "/api/v1/auth/password"
+	PathSessions    = "/api/v1/auth/sessions"
+	PathSession     = "/api/v1/auth/sessions/{id}"
 	PathUsers       = "/api/v1/auth/users"
 	PathUser        = "/api/v1/auth/users/{id}"
 	PathUserRoles   = "/api/v1/auth/users/{id}/roles"
@@ -99,6 +101,8 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, issuer strin
 	handle(http.MethodPost, PathTOTPEnable, e.EnableTOTPEndpoint, decodeBody[codeRequest], ok)
 	handle(http.MethodPost, PathTOTPDisable, e.DisableTOTPEndpoint, decodeBody[codeRequest], ok)
 	handle(http.MethodPost, PathPassword, e.PasswordEndpoint, decodeChangePassword(o.clientIP), ok)
+	handle(http.MethodGet, PathSessions, e.SessionsEndpoint, decodePage, ok)
+	handle(http.MethodDelete, PathSession, e.RevokeSessionEndpoint, decodeSessionID, ok)
 	handle(http.MethodGet, PathUsers, e.ListUsersEndpoint, decodeListUsers, ok)
 	handle(http.MethodGet, PathUser, e.GetUserEndpoint, decodeUserID, ok)
 	handle(http.MethodPut, PathUserRoles, e.SetRolesEndpoint, decodeSetRoles, ok)
@@ -217,6 +221,12 @@ func decodeListUsers(_ context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	return listUsersRequest{Filter: UserFilter{Email: q.Get("email"), Role: q.Get("role")}, Page: p}, nil
+}
+
+// decodeSessionID takes the session id from the path; a DELETE body
+// means nothing and is not read.
+func decodeSessionID(_ context.Context, r *http.Request) (any, error) {
+	return sessionIDRequest{ID: mux.Vars(r)["id"]}, nil
 }
 
 // decodeUserID takes the user id from the path; a GET body means nothing

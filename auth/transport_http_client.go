@@ -54,20 +54,43 @@ func NewHTTPClient(instance string, opts ...ClientOption) (Service, error) {
 	client, at, enc, none := c.Endpoint, c.At, c.EncodeJSON, httpclient.EncodeNothing
 	post, get := http.MethodPost, http.MethodGet
 	return Endpoints{
-		RegisterEndpoint:    client("register", post, at(PathRegister), enc, decodeResponse[userResponse]),
-		LoginEndpoint:       client("login", post, at(PathLogin), enc, decodeResponse[loginResponse]),
-		LoginMFAEndpoint:    client("login_mfa", post, at(PathLoginMFA), enc, decodeResponse[Tokens]),
-		RefreshEndpoint:     client("refresh", post, at(PathRefresh), enc, decodeResponse[Tokens]),
-		LogoutEndpoint:      client("logout", post, at(PathLogout), none, decodeNoContent),
-		MeEndpoint:          client("me", get, at(PathMe), none, decodeResponse[userResponse]),
-		SetupTOTPEndpoint:   client("mfa_totp_setup", post, at(PathTOTPSetup), none, decodeResponse[TOTPSetup]),
-		EnableTOTPEndpoint:  client("mfa_totp_enable", post, at(PathTOTPEnable), enc, decodeResponse[recoveryCodesResponse]),
-		DisableTOTPEndpoint: client("mfa_totp_disable", post, at(PathTOTPDisable), enc, decodeNoContent),
-		PasswordEndpoint:    client("change_password", post, at(PathPassword), enc, decodeNoContent),
-		ListUsersEndpoint:   c.CallEndpoint("list_users", get, callListUsers, decodeResponse[page.Page[User]]),
-		SetRolesEndpoint:    c.CallEndpoint("set_roles", http.MethodPut, callSetRoles, decodeResponse[userResponse]),
-		JWKSEndpoint:        client("jwks", get, at(PathJWKS), none, decodeResponse[JWKS]),
+		RegisterEndpoint:      client("register", post, at(PathRegister), enc, decodeResponse[userResponse]),
+		LoginEndpoint:         client("login", post, at(PathLogin), enc, decodeResponse[loginResponse]),
+		LoginMFAEndpoint:      client("login_mfa", post, at(PathLoginMFA), enc, decodeResponse[Tokens]),
+		RefreshEndpoint:       client("refresh", post, at(PathRefresh), enc, decodeResponse[Tokens]),
+		LogoutEndpoint:        client("logout", post, at(PathLogout), none, decodeNoContent),
+		MeEndpoint:            client("me", get, at(PathMe), none, decodeResponse[userResponse]),
+		SetupTOTPEndpoint:     client("mfa_totp_setup", post, at(PathTOTPSetup), none, decodeResponse[TOTPSetup]),
+		EnableTOTPEndpoint:    client("mfa_totp_enable", post, at(PathTOTPEnable), enc, decodeResponse[recoveryCodesResponse]),
+		DisableTOTPEndpoint:   client("mfa_totp_disable", post, at(PathTOTPDisable), enc, decodeNoContent),
+		PasswordEndpoint:      client("change_password", post, at(PathPassword), enc, decodeNoContent),
+		SessionsEndpoint:      c.CallEndpoint("list_sessions", get, callListSessions, decodeResponse[page.Page[SessionInfo]]),
+		RevokeSessionEndpoint: c.CallEndpoint("revoke_session", http.MethodDelete, callRevokeSession, decodeNoContent),
+		ListUsersEndpoint:     c.CallEndpoint("list_users", get, callListUsers, decodeResponse[page.Page[User]]),
+		SetRolesEndpoint:      c.CallEndpoint("set_roles", http.MethodPut, callSetRoles, decodeResponse[userResponse]),
+		JWKSEndpoint:          client("jwks", get, at(PathJWKS), none, decodeResponse[JWKS]),
 	}, nil
+}
+
+// callListSessions sends the page as the query.
+func callListSessions(_ context.Context, request any) (httpclient.Call, error) {
+	return httpclient.Call{Path: []string{"auth", "sessions"}, Query: request.(page.Request).Query()}, nil
+}
+
+// callRevokeSession puts the session id, escaped, into the path; one that
+// could not stay one path segment names no session (unsent).
+func callRevokeSession(_ context.Context, request any) (httpclient.Call, error) {
+	id := request.(sessionIDRequest).ID
+	if !pathSegment(id) {
+		return httpclient.Call{}, ErrSessionNotFound
+	}
+	return httpclient.Call{Path: []string{"auth", "sessions", id}}, nil
+}
+
+// pathSegment reports whether id stays one path segment on the server (the
+// router unescapes and cleans paths).
+func pathSegment(id string) bool {
+	return id != "" && id != "." && id != ".." && !strings.Contains(id, "/")
 }
 
 // callListUsers sends the filter and the page as the query.
@@ -88,7 +111,7 @@ func callListUsers(_ context.Context, request any) (httpclient.Call, error) {
 // cleans paths) names no user: ErrUserNotFound, unsent.
 func callSetRoles(_ context.Context, request any) (httpclient.Call, error) {
 	req := request.(setRolesRequest)
-	if req.UserID == "" || req.UserID == "." || req.UserID == ".." || strings.Contains(req.UserID, "/") {
+	if !pathSegment(req.UserID) {
 		return httpclient.Call{}, ErrUserNotFound
 	}
 	return httpclient.Call{Path: []string{"auth", "users", req.UserID, "roles"}, Body: req}, nil

@@ -190,6 +190,18 @@ func TestHTTPClientRoundTrip(t *testing.T) {
 		err := svc.DisableTOTP(student, "ignored", "654321")
 		check(t, "DisableTOTP", err, nil, "user-1", "654321")
 	})
+	t.Run("sessions", func(t *testing.T) {
+		got, err := svc.ListSessions(student, "ignored", "ignored", page.Request{Limit: 2, Cursor: "c"})
+		if err != nil || len(got.Items) != 1 || got.Items[0].ID != "sid-1" || !got.Items[0].Current {
+			t.Fatalf("ListSessions: got %+v, %v", got, err)
+		}
+		check(t, "ListSessions", nil, nil, "user-1", "sid-1", page.Request{Limit: 2, Cursor: "c"})
+		err = svc.RevokeSession(student, "ignored", "sid 9?")
+		check(t, "RevokeSession", err, nil, "user-1", "sid 9?")
+		if err := svc.RevokeSession(student, "ignored", "a/b"); !errors.Is(err, auth.ErrSessionNotFound) {
+			t.Errorf("a session id that is not one path segment: got %v, want session_not_found unsent", err)
+		}
+	})
 	t.Run("list users", func(t *testing.T) {
 		f, p := auth.UserFilter{Email: "ada+1@example.com", Role: auth.RoleInstructor}, page.Request{Limit: 3, Cursor: "c/1"}
 		got, err := svc.ListUsers(admin, f, p)

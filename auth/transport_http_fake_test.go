@@ -130,6 +130,17 @@ func (f *htFake) Me(ctx context.Context, userID string) (auth.User, error) {
 	return htUser(userID, auth.RoleStudent), nil
 }
 
+func (f *htFake) ListSessions(ctx context.Context, userID, currentSID string, p page.Request) (page.Page[auth.SessionInfo], error) {
+	if err := f.record(ctx, "ListSessions", userID, currentSID, p); err != nil {
+		return page.Page[auth.SessionInfo]{}, err
+	}
+	return page.Page[auth.SessionInfo]{Items: []auth.SessionInfo{{ID: currentSID, AMR: []string{"pwd"}, Current: true}}}, nil
+}
+
+func (f *htFake) RevokeSession(ctx context.Context, userID, sid string) error {
+	return f.record(ctx, "RevokeSession", userID, sid)
+}
+
 func (f *htFake) ListUsers(ctx context.Context, filter auth.UserFilter, p page.Request) (page.Page[auth.User], error) {
 	if err := f.record(ctx, "ListUsers", filter, p); err != nil {
 		return page.Page[auth.User]{}, err

@@ -17,7 +17,7 @@ func TestHTTPRoutes(t *testing.T) {
 	fails := func(method string, err error) map[string]error { return map[string]error{method: err} }
 	userKeys := []string{"id", "email", "name", "roles", "mfa_enabled", "created_at"}
 	tokenKeys := wantKeys("access_token", "refresh_token", "token_type", "expires_in")
-	post, get, put := http.MethodPost, http.MethodGet, http.MethodPut
+	post, get, put, del := http.MethodPost, http.MethodGet, http.MethodPut, http.MethodDelete
 
 	t.Run("register", func(t *testing.T) {
 		p := auth.PathRegister
@@ -216,6 +216,21 @@ func TestHTTPRoutes(t *testing.T) {
 				fail: fails("DisableTOTP", auth.ErrInvalidCode), status: 401, code: "invalid_code", calls: "DisableTOTP"},
 			{name: "not enabled", method: post, path: p, who: "student", body: body,
 				fail: fails("DisableTOTP", auth.ErrMFANotEnabled), status: 409, code: "mfa_not_enabled", calls: "DisableTOTP"},
+		})
+	})
+
+	t.Run("sessions", func(t *testing.T) {
+		e.run(t, []htCase{
+			{name: "list", method: get, path: auth.PathSessions + "?limit=3", who: "student", status: 200, calls: "ListSessions",
+				check: all(wantKeys("items"), wantArgs("ListSessions", "user-1", "sid-1", page.Request{Limit: 3}))},
+			{name: "bad limit", method: get, path: auth.PathSessions + "?limit=101", who: "student", status: 400, code: "validation_failed", fields: []string{"limit"}},
+			{name: "missing token", method: get, path: auth.PathSessions, status: 401, code: "missing_token"},
+			{name: "not a user", method: get, path: auth.PathSessions, who: "norole", status: 403, code: "forbidden"},
+			{name: "revoke", method: del, path: "/api/v1/auth/sessions/sid-9", who: "student", status: 204, calls: "RevokeSession",
+				check: all(wantEmpty, wantArgs("RevokeSession", "user-1", "sid-9"))},
+			{name: "revoke not mine", method: del, path: "/api/v1/auth/sessions/sid-9", who: "student",
+				fail: fails("RevokeSession", auth.ErrSessionNotFound), status: 404, code: "session_not_found", calls: "RevokeSession"},
+			{name: "revoke without token", method: del, path: "/api/v1/auth/sessions/sid-9", status: 401, code: "missing_token"},
 		})
 	})
 

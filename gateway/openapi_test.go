@@ -296,6 +296,8 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 		{http.MethodPost, auth.PathPassword, 400, []string{"validation_failed", "weak_password"}},
 		{http.MethodPost, auth.PathPassword, 403, []string{"wrong_password", "forbidden"}},
 		{http.MethodPost, auth.PathPassword, 429, []string{"rate_limited"}},
+		{http.MethodGet, auth.PathSessions, 400, []string{"validation_failed", "invalid_cursor"}},
+		{http.MethodDelete, auth.PathSession, 404, []string{"session_not_found"}},
 		{http.MethodGet, auth.PathUsers, 400, []string{"invalid_role", "validation_failed", "invalid_cursor"}},
 		{http.MethodGet, auth.PathUser, 404, []string{"user_not_found"}},
 		{http.MethodPut, auth.PathUserRoles, 400, []string{"invalid_role"}},

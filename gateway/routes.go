@@ -29,6 +29,8 @@ var Routes = []Route{
 	{http.MethodPost, auth.PathTOTPEnable, ServiceAuth, User, ClassAnonymous},
 	{http.MethodPost, auth.PathTOTPDisable, ServiceAuth, User, ClassAnonymous},
 	{http.MethodPost, auth.PathPassword, ServiceAuth, User, ClassAuth}, // checks a password: limited like login
+	{http.MethodGet, auth.PathSessions, ServiceAuth, User, ClassAnonymous},
+	{http.MethodDelete, auth.PathSession, ServiceAuth, User, ClassAnonymous},
 	{http.MethodGet, auth.PathUsers, ServiceAuth, User, ClassAnonymous},
 	{http.MethodGet, auth.PathUser, ServiceAuth, User, ClassAnonymous},
 	{http.MethodPut, auth.PathUserRoles, ServiceAuth, User, ClassAnonymous},
