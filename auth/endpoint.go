@@ -247,7 +247,7 @@ func makeRevokeSessionEndpoint(s Service) endpoint.Endpoint {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.RevokeSession(ctx, c.Subject, request.(sessionIDRequest).ID); err != nil {
+		if err := s.RevokeSession(ctx, c.Subject, request.(idRequest).ID); err != nil {
 			return nil, err
 		}
 		return noContent{}, nil
@@ -265,7 +265,7 @@ func makeListUsersEndpoint(s Service) endpoint.Endpoint {
 // for the path's id.
 func makeGetUserEndpoint(s Service) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		u, err := s.Me(ctx, request.(userIDRequest).ID)
+		u, err := s.Me(ctx, request.(idRequest).ID)
 		if err != nil {
 			return nil, err
 		}

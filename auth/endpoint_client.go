@@ -133,7 +133,7 @@ func (e Endpoints) ListSessions(ctx context.Context, _, _ string, p page.Request
 // token's, not sent). Errors: missing_token, invalid_token,
 // session_not_found.
 func (e Endpoints) RevokeSession(ctx context.Context, _, sid string) error {
-	_, err := e.RevokeSessionEndpoint(ctx, sessionIDRequest{ID: sid})
+	_, err := e.RevokeSessionEndpoint(ctx, idRequest{ID: sid})
 	return err
 }
 

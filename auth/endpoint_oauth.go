@@ -78,7 +78,7 @@ func auditClientChange(logger log.Logger, name string) endpoint.Middleware {
 			}
 			var client string
 			switch r := request.(type) {
-			case clientIDRequest:
+			case idRequest:
 				client = r.ID
 			case updateClientRequest:
 				client = r.ID
@@ -137,8 +137,6 @@ func (ClientCredentials) StatusCode() int { return http.StatusCreated }
 
 // The admin's views of registered clients.
 type (
-	// clientIDRequest names a client by the path's id.
-	clientIDRequest struct{ ID string }
 	// updateClientRequest is a PATCH: the path's client, the body's update.
 	updateClientRequest struct {
 		ID     string
@@ -196,7 +194,7 @@ func makeListClientsEndpoint(s OAuth) endpoint.Endpoint {
 
 func makeGetClientEndpoint(s OAuth) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		c, err := s.GetClient(ctx, request.(clientIDRequest).ID)
+		c, err := s.GetClient(ctx, request.(idRequest).ID)
 		if err != nil {
 			return nil, err
 		}
@@ -217,7 +215,7 @@ func makeUpdateClientEndpoint(s OAuth) endpoint.Endpoint {
 
 func makeRotateClientSecretEndpoint(s OAuth) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		creds, err := s.RotateClientSecret(ctx, request.(clientIDRequest).ID)
+		creds, err := s.RotateClientSecret(ctx, request.(idRequest).ID)
 		if err != nil {
 			return nil, err
 		}
@@ -227,7 +225,7 @@ func makeRotateClientSecretEndpoint(s OAuth) endpoint.Endpoint {
 
 func makeDeleteClientEndpoint(s OAuth) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		if err := s.DeleteClient(ctx, request.(clientIDRequest).ID); err != nil {
+		if err := s.DeleteClient(ctx, request.(idRequest).ID); err != nil {
 			return nil, err
 		}
 		return noContent{}, nil

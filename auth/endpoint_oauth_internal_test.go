@@ -25,13 +25,13 @@ func TestAuditClientChange(t *testing.T) {
 	}{
 		{"register_client", ClientRequest{Name: "x"}, ClientCredentials{ClientID: "c-new", ClientSecret: "s3cret"}, nil,
 			`level=info msg="oauth client changed" action=register_client client_id=c-new admin=admin-1`},
-		{"rotate_client_secret", clientIDRequest{ID: "c-1"}, rotatedSecret{ClientID: "c-1", ClientSecret: "s3cret"}, nil,
+		{"rotate_client_secret", idRequest{ID: "c-1"}, rotatedSecret{ClientID: "c-1", ClientSecret: "s3cret"}, nil,
 			`level=info msg="oauth client changed" action=rotate_client_secret client_id=c-1 admin=admin-1`},
 		{"update_client", updateClientRequest{ID: "c-2"}, clientResponse{}, nil,
 			`level=info msg="oauth client changed" action=update_client client_id=c-2 admin=admin-1`},
-		{"delete_client", clientIDRequest{ID: "c-3"}, noContent{}, nil,
+		{"delete_client", idRequest{ID: "c-3"}, noContent{}, nil,
 			`level=info msg="oauth client changed" action=delete_client client_id=c-3 admin=admin-1`},
-		{"delete_client", clientIDRequest{ID: "c-4"}, nil, ErrClientNotFound, ""},
+		{"delete_client", idRequest{ID: "c-4"}, nil, ErrClientNotFound, ""},
 	} {
 		var buf bytes.Buffer
 		ep := auditClientChange(log.NewLogfmtLogger(&buf), tc.name)(func(context.Context, any) (any, error) {

@@ -35,10 +35,9 @@ type (
 		Filter UserFilter
 		Page   page.Request
 	}
-	// userIDRequest names a user by the path's id.
-	userIDRequest struct{ ID string }
-	// sessionIDRequest names one of the caller's sessions by the path's id.
-	sessionIDRequest struct{ ID string }
+	// idRequest names a user, a session or an OAuth client by the path's
+	// id.
+	idRequest struct{ ID string }
 	// emptyRequest is what routes without input decode.
 	emptyRequest struct{}
 

@@ -92,7 +92,7 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, issuer strin
 	ok, created := httpx.EncodeJSON(http.StatusOK), httpx.EncodeJSON(http.StatusCreated)
 
 	handle(http.MethodPost, PathRegister, e.RegisterEndpoint, decodeBody[RegisterRequest], created)
-	handle(http.MethodPost, PathLogin, e.LoginEndpoint, decodeLogin(o.clientIP), ok)
+	handle(http.MethodPost, PathLogin, e.LoginEndpoint, decodeFromClient(o.clientIP, func(r *LoginRequest, ip string) { r.ClientIP = ip }), ok)
 	handle(http.MethodPost, PathLoginMFA, e.LoginMFAEndpoint, decodeBody[loginMFARequest], ok)
 	handle(http.MethodPost, PathRefresh, e.RefreshEndpoint, decodeBody[refreshRequest], ok)
 	handle(http.MethodPost, PathLogout, e.LogoutEndpoint, decodeEmpty, ok)
@@ -100,11 +100,11 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, issuer strin
 	handle(http.MethodPost, PathTOTPSetup, e.SetupTOTPEndpoint, decodeEmpty, ok)
 	handle(http.MethodPost, PathTOTPEnable, e.EnableTOTPEndpoint, decodeBody[codeRequest], ok)
 	handle(http.MethodPost, PathTOTPDisable, e.DisableTOTPEndpoint, decodeBody[codeRequest], ok)
-	handle(http.MethodPost, PathPassword, e.PasswordEndpoint, decodeChangePassword(o.clientIP), ok)
+	handle(http.MethodPost, PathPassword, e.PasswordEndpoint, decodeFromClient(o.clientIP, func(r *ChangePasswordRequest, ip string) { r.ClientIP = ip }), ok)
 	handle(http.MethodGet, PathSessions, e.SessionsEndpoint, decodePage, ok)
-	handle(http.MethodDelete, PathSession, e.RevokeSessionEndpoint, decodeSessionID, ok)
+	handle(http.MethodDelete, PathSession, e.RevokeSessionEndpoint, decodeID, ok)
 	handle(http.MethodGet, PathUsers, e.ListUsersEndpoint, decodeListUsers, ok)
-	handle(http.MethodGet, PathUser, e.GetUserEndpoint, decodeUserID, ok)
+	handle(http.MethodGet, PathUser, e.GetUserEndpoint, decodeID, ok)
 	handle(http.MethodPut, PathUserRoles, e.SetRolesEndpoint, decodeSetRoles, ok)
 	handle(http.MethodGet, PathJWKS, e.JWKSEndpoint, decodeEmpty, encodePublic(o.jwksMaxAge))
 
@@ -172,30 +172,17 @@ func decodeBody[T any](_ context.Context, r *http.Request) (any, error) {
 	return req, nil
 }
 
-// decodeLogin decodes a LoginRequest and adds the client's address, which
-// no body may set (ClientIP has no JSON name, so sending it is an unknown
-// field).
-func decodeLogin(clientIP func(*http.Request) string) httptransport.DecodeRequestFunc {
+// decodeFromClient strictly decodes a T and stamps it with the client's
+// address (stamp sets it), which no body may set: the field has no JSON
+// name, so sending it is an unknown field. Logins and password changes
+// are limited per client by it.
+func decodeFromClient[T any](clientIP func(*http.Request) string, stamp func(*T, string)) httptransport.DecodeRequestFunc {
 	return func(_ context.Context, r *http.Request) (any, error) {
-		var req LoginRequest
+		var req T
 		if err := httpx.DecodeJSON(r, &req); err != nil {
 			return nil, err
 		}
-		req.ClientIP = clientIP(r)
-		return req, nil
-	}
-}
-
-// decodeChangePassword decodes a ChangePasswordRequest and adds the
-// client's address (the current password is checked under the login
-// limits, per client).
-func decodeChangePassword(clientIP func(*http.Request) string) httptransport.DecodeRequestFunc {
-	return func(_ context.Context, r *http.Request) (any, error) {
-		var req ChangePasswordRequest
-		if err := httpx.DecodeJSON(r, &req); err != nil {
-			return nil, err
-		}
-		req.ClientIP = clientIP(r)
+		stamp(&req, clientIP(r))
 		return req, nil
 	}
 }
@@ -223,16 +210,10 @@ func decodeListUsers(_ context.Context, r *http.Request) (any, error) {
 	return listUsersRequest{Filter: UserFilter{Email: q.Get("email"), Role: q.Get("role")}, Page: p}, nil
 }
 
-// decodeSessionID takes the session id from the path; a DELETE body
-// means nothing and is not read.
-func decodeSessionID(_ context.Context, r *http.Request) (any, error) {
-	return sessionIDRequest{ID: mux.Vars(r)["id"]}, nil
-}
-
-// decodeUserID takes the user id from the path; a GET body means nothing
-// and is not read.
-func decodeUserID(_ context.Context, r *http.Request) (any, error) {
-	return userIDRequest{ID: mux.Vars(r)["id"]}, nil
+// decodeID takes the id of a user, a session or a client from the path;
+// GET and DELETE bodies mean nothing and are not read.
+func decodeID(_ context.Context, r *http.Request) (any, error) {
+	return idRequest{ID: mux.Vars(r)["id"]}, nil
 }
 
 // decodeSetRoles takes the user id from the path, never from the body.

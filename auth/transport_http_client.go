@@ -80,7 +80,7 @@ func callListSessions(_ context.Context, request any) (httpclient.Call, error) {
 // callRevokeSession puts the session id, escaped, into the path; one that
 // could not stay one path segment names no session (unsent).
 func callRevokeSession(_ context.Context, request any) (httpclient.Call, error) {
-	id := request.(sessionIDRequest).ID
+	id := request.(idRequest).ID
 	if !pathSegment(id) {
 		return httpclient.Call{}, ErrSessionNotFound
 	}

@@ -50,10 +50,10 @@ func MakeOAuthHTTPHandler(e OAuthEndpoints, r *mux.Router, logger log.Logger, is
 	ok := httpx.EncodeJSON(http.StatusOK)
 	handle(http.MethodPost, PathClients, e.RegisterClientEndpoint, decodeBody[ClientRequest], httpx.EncodeJSON(http.StatusCreated))
 	handle(http.MethodGet, PathClients, e.ListClientsEndpoint, decodePage, ok)
-	handle(http.MethodGet, PathClient, e.GetClientEndpoint, decodeClientID, ok)
+	handle(http.MethodGet, PathClient, e.GetClientEndpoint, decodeID, ok)
 	handle(http.MethodPatch, PathClient, e.UpdateClientEndpoint, decodeUpdateClient, ok)
-	handle(http.MethodDelete, PathClient, e.DeleteClientEndpoint, decodeClientID, ok)
-	handle(http.MethodPost, PathClientSecret, e.RotateClientSecretEndpoint, decodeClientIDEmpty, ok)
+	handle(http.MethodDelete, PathClient, e.DeleteClientEndpoint, decodeID, ok)
+	handle(http.MethodPost, PathClientSecret, e.RotateClientSecretEndpoint, decodeIDEmpty, ok)
 	// OIDC Core §5.3: UserInfo answers GET and POST alike (the token in
 	// the Authorization header).
 	handle(http.MethodGet, PathUserInfo, e.UserInfoEndpoint, decodeEmpty, ok)
@@ -86,12 +86,6 @@ func decodePage(_ context.Context, r *http.Request) (any, error) {
 	return page.FromQuery(r.URL.Query())
 }
 
-// decodeClientID takes the client id from the path; GET and DELETE bodies
-// mean nothing and are not read.
-func decodeClientID(_ context.Context, r *http.Request) (any, error) {
-	return clientIDRequest{ID: mux.Vars(r)["id"]}, nil
-}
-
 // decodeUpdateClient strictly decodes the body's update of the path's
 // client.
 func decodeUpdateClient(_ context.Context, r *http.Request) (any, error) {
@@ -102,13 +96,13 @@ func decodeUpdateClient(_ context.Context, r *http.Request) (any, error) {
 	return updateClientRequest{ID: mux.Vars(r)["id"], Update: u}, nil
 }
 
-// decodeClientIDEmpty is decodeClientID for a POST without input, which
+// decodeIDEmpty is decodeID for a POST without input, which
 // refuses a body with fields like every other route.
-func decodeClientIDEmpty(ctx context.Context, r *http.Request) (any, error) {
+func decodeIDEmpty(ctx context.Context, r *http.Request) (any, error) {
 	if _, err := decodeEmpty(ctx, r); err != nil {
 		return nil, err
 	}
-	return decodeClientID(ctx, r)
+	return decodeID(ctx, r)
 }
 
 // WithOAuth returns d listing the OAuth endpoints under its issuer and

@@ -13,15 +13,7 @@ import (
 
 func TestAdminSetsRolesAndEventsReachKafka(t *testing.T) {
 	t.Parallel()
-	const adminEmail, adminPassword = "root@azora.test", "a long admin passphrase"
-	base, env := startAuth(t, map[string]string{
-		"AUTH_BOOTSTRAP_ADMIN_EMAIL":    adminEmail,
-		"AUTH_BOOTSTRAP_ADMIN_PASSWORD": adminPassword,
-	})
-	c := apptest.NewClient(base, "127.0.0.1")
-	admin := c.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": adminEmail, "password": adminPassword})
-	apptest.Want(t, admin, 200, "")
-	adminToken := admin.Str("access_token")
+	c, env, adminToken := startAuthWithAdmin(t)
 	userID, user := registerAndLogin(t, c, uniqueEmail())
 
 	path := "/api/v1/auth/users/" + userID + "/roles"

@@ -44,6 +44,21 @@ func uniqueEmail() string {
 
 const goodPassword = "correct horse battery staple"
 
+// startAuthWithAdmin is startAuth with a bootstrap admin: it also returns a
+// client of the instance and the admin's access token.
+func startAuthWithAdmin(t *testing.T) (c *apptest.Client, env map[string]string, admin string) {
+	t.Helper()
+	const adminEmail, adminPassword = "root@azora.test", "a long admin passphrase"
+	base, env := startAuth(t, map[string]string{
+		"AUTH_BOOTSTRAP_ADMIN_EMAIL":    adminEmail,
+		"AUTH_BOOTSTRAP_ADMIN_PASSWORD": adminPassword,
+	})
+	c = apptest.NewClient(base, "127.0.0.1")
+	r := c.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": adminEmail, "password": adminPassword})
+	apptest.Want(t, r, 200, "")
+	return c, env, r.Str("access_token")
+}
+
 // registerAndLogin makes a student and returns its id and tokens.
 func registerAndLogin(t testing.TB, c *apptest.Client, email string) (id string, tokens apptest.Reply) {
 	t.Helper()

@@ -14,15 +14,7 @@ import (
 // may.
 func TestAdminFindsUsers(t *testing.T) {
 	t.Parallel()
-	const adminEmail, adminPassword = "root@azora.test", "a long admin passphrase"
-	base, _ := startAuth(t, map[string]string{
-		"AUTH_BOOTSTRAP_ADMIN_EMAIL":    adminEmail,
-		"AUTH_BOOTSTRAP_ADMIN_PASSWORD": adminPassword,
-	})
-	c := apptest.NewClient(base, "127.0.0.1")
-	admin := c.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": adminEmail, "password": adminPassword})
-	apptest.Want(t, admin, 200, "")
-	token := admin.Str("access_token")
+	c, _, token := startAuthWithAdmin(t)
 	var ids []string // newest first, the admin last
 	for range 3 {
 		email := uniqueEmail()
