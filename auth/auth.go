@@ -232,6 +232,8 @@ type Service interface {
 	// RevokeSession ends one of the user's sessions (the caller's own
 	// included: a logout). Errors: session_not_found.
 	RevokeSession(ctx context.Context, userID, sid string) error
+	// RevokeOtherSessions ends every session of the user but keepSID.
+	RevokeOtherSessions(ctx context.Context, userID, keepSID string) error
 	// ListUsers pages through the users f matches, newest first. Errors:
 	// invalid_role, invalid_cursor.
 	ListUsers(ctx context.Context, f UserFilter, p page.Request) (page.Page[User], error)

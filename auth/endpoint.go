@@ -28,6 +28,7 @@ type Endpoints struct {
 	PasswordEndpoint      endpoint.Endpoint
 	SessionsEndpoint      endpoint.Endpoint
 	RevokeSessionEndpoint endpoint.Endpoint
+	RevokeOthersEndpoint  endpoint.Endpoint
 	ListUsersEndpoint     endpoint.Endpoint
 	GetUserEndpoint       endpoint.Endpoint // nil in NewHTTPClient: no Service method calls it
 	SetRolesEndpoint      endpoint.Endpoint
@@ -69,6 +70,7 @@ func MakeEndpoints(s Service, logger log.Logger, m *kit.Metrics, v *kit.Verifier
 		PasswordEndpoint:      user("change_password", makeChangePasswordEndpoint(s)),
 		SessionsEndpoint:      user("list_sessions", makeListSessionsEndpoint(s)),
 		RevokeSessionEndpoint: user("revoke_session", makeRevokeSessionEndpoint(s)),
+		RevokeOthersEndpoint:  user("revoke_other_sessions", makeRevokeOthersEndpoint(s)),
 		ListUsersEndpoint:     admin("list_users", makeListUsersEndpoint(s)),
 		GetUserEndpoint:       admin("get_user", makeGetUserEndpoint(s)),
 		SetRolesEndpoint:      admin("set_roles", makeSetRolesEndpoint(s)),
@@ -248,6 +250,19 @@ func makeRevokeSessionEndpoint(s Service) endpoint.Endpoint {
 			return nil, err
 		}
 		if err := s.RevokeSession(ctx, c.Subject, request.(idRequest).ID); err != nil {
+			return nil, err
+		}
+		return noContent{}, nil
+	}
+}
+
+func makeRevokeOthersEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, _ any) (any, error) {
+		c, err := caller(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.RevokeOtherSessions(ctx, c.Subject, c.SessionID); err != nil {
 			return nil, err
 		}
 		return noContent{}, nil

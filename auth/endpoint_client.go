@@ -137,6 +137,14 @@ func (e Endpoints) RevokeSession(ctx context.Context, _, sid string) error {
 	return err
 }
 
+// RevokeOtherSessions implements Service for ctx's caller: every session
+// but the token's own (userID and keepSID are the token's, not sent).
+// Errors: missing_token, invalid_token.
+func (e Endpoints) RevokeOtherSessions(ctx context.Context, _, _ string) error {
+	_, err := e.RevokeOthersEndpoint(ctx, emptyRequest{})
+	return err
+}
+
 // ListUsers implements Service; ctx's caller must be an admin. Errors:
 // missing_token, invalid_token, forbidden, validation_failed,
 // invalid_role, invalid_cursor.

@@ -334,3 +334,8 @@ func (s *AuthService) RevokeSession(ctx context.Context, userID, sid string) err
 	}
 	return s.Sessions.Revoke(ctx, sid)
 }
+
+// RevokeOtherSessions implements Service.
+func (s *AuthService) RevokeOtherSessions(ctx context.Context, userID, keepSID string) error {
+	return s.Sessions.RevokeUser(ctx, userID, keepSID)
+}

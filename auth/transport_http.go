@@ -103,6 +103,7 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, issuer strin
 	handle(http.MethodPost, PathPassword, e.PasswordEndpoint, decodeFromClient(o.clientIP, func(r *ChangePasswordRequest, ip string) { r.ClientIP = ip }), ok)
 	handle(http.MethodGet, PathSessions, e.SessionsEndpoint, decodePage, ok)
 	handle(http.MethodDelete, PathSession, e.RevokeSessionEndpoint, decodeID, ok)
+	handle(http.MethodDelete, PathSessions, e.RevokeOthersEndpoint, decodeEmpty, ok)
 	handle(http.MethodGet, PathUsers, e.ListUsersEndpoint, decodeListUsers, ok)
 	handle(http.MethodGet, PathUser, e.GetUserEndpoint, decodeID, ok)
 	handle(http.MethodPut, PathUserRoles, e.SetRolesEndpoint, decodeSetRoles, ok)

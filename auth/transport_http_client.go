@@ -66,6 +66,7 @@ func NewHTTPClient(instance string, opts ...ClientOption) (Service, error) {
 		PasswordEndpoint:      client("change_password", post, at(PathPassword), enc, decodeNoContent),
 		SessionsEndpoint:      c.CallEndpoint("list_sessions", get, callListSessions, decodeResponse[page.Page[SessionInfo]]),
 		RevokeSessionEndpoint: c.CallEndpoint("revoke_session", http.MethodDelete, callRevokeSession, decodeNoContent),
+		RevokeOthersEndpoint:  client("revoke_other_sessions", http.MethodDelete, at(PathSessions), none, decodeNoContent),
 		ListUsersEndpoint:     c.CallEndpoint("list_users", get, callListUsers, decodeResponse[page.Page[User]]),
 		SetRolesEndpoint:      c.CallEndpoint("set_roles", http.MethodPut, callSetRoles, decodeResponse[userResponse]),
 		JWKSEndpoint:          client("jwks", get, at(PathJWKS), none, decodeResponse[JWKS]),

@@ -198,6 +198,8 @@ func TestHTTPClientRoundTrip(t *testing.T) {
 		check(t, "ListSessions", nil, nil, "user-1", "sid-1", page.Request{Limit: 2, Cursor: "c"})
 		err = svc.RevokeSession(student, "ignored", "sid 9?")
 		check(t, "RevokeSession", err, nil, "user-1", "sid 9?")
+		err = svc.RevokeOtherSessions(student, "ignored", "ignored")
+		check(t, "RevokeOtherSessions", err, nil, "user-1", "sid-1")
 		if err := svc.RevokeSession(student, "ignored", "a/b"); !errors.Is(err, auth.ErrSessionNotFound) {
 			t.Errorf("a session id that is not one path segment: got %v, want session_not_found unsent", err)
 		}

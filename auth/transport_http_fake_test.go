@@ -141,6 +141,10 @@ func (f *htFake) RevokeSession(ctx context.Context, userID, sid string) error {
 	return f.record(ctx, "RevokeSession", userID, sid)
 }
 
+func (f *htFake) RevokeOtherSessions(ctx context.Context, userID, keepSID string) error {
+	return f.record(ctx, "RevokeOtherSessions", userID, keepSID)
+}
+
 func (f *htFake) ListUsers(ctx context.Context, filter auth.UserFilter, p page.Request) (page.Page[auth.User], error) {
 	if err := f.record(ctx, "ListUsers", filter, p); err != nil {
 		return page.Page[auth.User]{}, err

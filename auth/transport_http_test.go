@@ -231,6 +231,9 @@ func TestHTTPRoutes(t *testing.T) {
 			{name: "revoke not mine", method: del, path: "/api/v1/auth/sessions/sid-9", who: "student",
 				fail: fails("RevokeSession", auth.ErrSessionNotFound), status: 404, code: "session_not_found", calls: "RevokeSession"},
 			{name: "revoke without token", method: del, path: "/api/v1/auth/sessions/sid-9", status: 401, code: "missing_token"},
+			{name: "revoke the others", method: del, path: auth.PathSessions, who: "student", status: 204, calls: "RevokeOtherSessions",
+				check: all(wantEmpty, wantArgs("RevokeOtherSessions", "user-1", "sid-1"))},
+			{name: "revoke the others, a body", method: del, path: auth.PathSessions, who: "student", body: `{"all":true}`, status: 400, code: "unknown_field"},
 		})
 	})
 

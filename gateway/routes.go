@@ -31,6 +31,7 @@ var Routes = []Route{
 	{http.MethodPost, auth.PathPassword, ServiceAuth, User, ClassAuth}, // checks a password: limited like login
 	{http.MethodGet, auth.PathSessions, ServiceAuth, User, ClassAnonymous},
 	{http.MethodDelete, auth.PathSession, ServiceAuth, User, ClassAnonymous},
+	{http.MethodDelete, auth.PathSessions, ServiceAuth, User, ClassAnonymous},
 	{http.MethodGet, auth.PathUsers, ServiceAuth, User, ClassAnonymous},
 	{http.MethodGet, auth.PathUser, ServiceAuth, User, ClassAnonymous},
 	{http.MethodPut, auth.PathUserRoles, ServiceAuth, User, ClassAnonymous},

@@ -10,8 +10,8 @@ import (
 )
 
 // TestSessions: a user sees their sessions, newest sign-in first, the one
-// asking marked current, and ends any of them (another device's, or their
-// own); another user's session is not found.
+// asking marked current, and ends any of them (another device's, all the
+// others at once, or their own); another user's session is not found.
 func TestSessions(t *testing.T) {
 	t.Parallel()
 	base, _ := startAuth(t, nil)
@@ -74,6 +74,17 @@ func TestSessions(t *testing.T) {
 	}
 	apptest.Want(t, c.Do(t, "GET", "/api/v1/auth/me", stranger.Str("access_token"), nil), 200, "")
 	apptest.Want(t, c.Do(t, "GET", "/api/v1/auth/sessions", "", nil), 401, "missing_token")
+
+	// Ending every other session keeps the asking one.
+	again := c.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": goodPassword})
+	apptest.Want(t, again, 200, "")
+	apptest.Want(t, c.Do(t, "DELETE", "/api/v1/auth/sessions", mine, nil), 204, "")
+	for _, r := range []apptest.Reply{again, logins[1]} {
+		apptest.Want(t, c.Do(t, "GET", "/api/v1/auth/me", r.Str("access_token"), nil), 401, "invalid_token")
+	}
+	if ids, current, _ := list(mine, nil); !slices.Equal(ids, want[2:]) || !current[0] {
+		t.Errorf("after ending the others: %v, want only the asking one, %s", ids, want[2])
+	}
 
 	// Ending one's own session is a logout.
 	apptest.Want(t, c.Do(t, "DELETE", "/api/v1/auth/sessions/"+want[2], mine, nil), 204, "")
