@@ -260,7 +260,17 @@ func (s *AuthService) ChangePassword(ctx context.Context, req ChangePasswordRequ
 	if err != nil {
 		return errs.Internalf(err, "hash password")
 	}
+	// The current password is checked again under the row lock, so of
+	// concurrent changes from one current password exactly one wins; the
+	// others find it no longer current.
 	if _, err := s.Users.Update(ctx, a.ID, func(a *Account) error {
+		ok, _, err := s.Hasher.Verify(req.CurrentPassword, a.PasswordHash)
+		switch {
+		case err != nil:
+			return errs.Internalf(err, "verify password of %s", a.ID)
+		case !ok:
+			return ErrWrongPassword
+		}
 		a.PasswordHash = hash
 		return nil
 	}); err != nil {

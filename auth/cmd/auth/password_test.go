@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/azora-os/azora/shared/app/apptest"
@@ -55,4 +57,44 @@ func TestChangePassword(t *testing.T) {
 			t.Errorf("429 without Retry-After: %v", last.Header)
 		}
 	})
+}
+
+// TestConcurrentPasswordChanges: several changes from the same current
+// password at once; exactly one wins, the others find their current
+// password no longer current, and only the winner's new password signs in.
+func TestConcurrentPasswordChanges(t *testing.T) {
+	t.Parallel()
+	base, _ := startAuth(t, map[string]string{"AUTH_LOGIN_PAIR_BURST": "100"})
+	c := apptest.NewClient(base, "127.0.0.1")
+	email := uniqueEmail()
+	_, tok := registerAndLogin(t, c, email)
+	const n = 6
+	status := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := c.Do(t, "POST", "/api/v1/auth/password", tok.Str("access_token"),
+				map[string]any{"current_password": goodPassword, "new_password": fmt.Sprintf("new passphrase number %d", i)})
+			if r.Status != 204 && (r.Status != 403 || r.Str("code") != "wrong_password") {
+				t.Errorf("change %d: got %d %s, want 204 or 403 wrong_password", i, r.Status, r.Raw)
+			}
+			status[i] = r.Status
+		}()
+	}
+	wg.Wait()
+	winners := 0
+	for i, s := range status {
+		login := c.Do(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": fmt.Sprintf("new passphrase number %d", i)})
+		if s == 204 {
+			winners++
+			apptest.Want(t, login, 200, "")
+		} else if login.Status != 401 {
+			t.Errorf("the losing password %d signs in: %d", i, login.Status)
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d changes won (%v), want exactly 1", winners, status)
+	}
 }
