@@ -323,9 +323,11 @@ type Clients interface {
 	// records when. Errors: unknown_client (no confidential client has
 	// that id).
 	SetSecret(ctx context.Context, id, secretHash string, at time.Time) error
-	// Update stores c's name, redirect URIs and scopes. Errors:
-	// unknown_client.
-	Update(ctx context.Context, c Client) error
+	// Update locks the client, lets fn change its name, redirect URIs and
+	// scopes, and saves them (fn's error aborts without saving), so that
+	// concurrent updates apply one after the other. Errors: unknown_client,
+	// fn's.
+	Update(ctx context.Context, id string, fn func(*Client) error) (Client, error)
 	// Delete removes a client. Errors: unknown_client.
 	Delete(ctx context.Context, id string) error
 }

@@ -22,37 +22,34 @@ func (o *OAuthServer) GetClient(ctx context.Context, id string) (Client, error) 
 }
 
 // UpdateClient implements OAuth: the update is applied to the client as
-// registered and checked as a registration is. Tokens already issued keep
+// registered, under its row lock (so concurrent updates of different
+// fields all hold), and checked as a registration is. Tokens already issued keep
 // their scopes until they expire; a refresh from then on gets only the
 // scopes the client still has. Errors: client_not_found,
 // validation_failed.
 func (o *OAuthServer) UpdateClient(ctx context.Context, id string, u ClientUpdate) (Client, error) {
-	c, err := o.Clients.ByID(ctx, id)
-	if err != nil {
-		return Client{}, adminClientError(err)
-	}
-	req := ClientRequest{Name: c.Name, RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes}
-	if c.Public() {
-		req.TokenEndpointAuthMethod = "none"
-	}
-	if u.Name != nil {
-		req.Name = *u.Name
-	}
-	if u.RedirectURIs != nil {
-		req.RedirectURIs = *u.RedirectURIs
-	}
-	if u.Scopes != nil {
-		req.Scopes = *u.Scopes
-	}
-	next, err := o.checkClient(req)
-	if err != nil {
-		return Client{}, err
-	}
-	c.Name, c.RedirectURIs, c.Scopes = next.Name, next.RedirectURIs, next.Scopes
-	if err := o.Clients.Update(ctx, c); err != nil {
-		return Client{}, adminClientError(err)
-	}
-	return c, nil
+	c, err := o.Clients.Update(ctx, id, func(c *Client) error {
+		req := ClientRequest{Name: c.Name, RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes}
+		if c.Public() {
+			req.TokenEndpointAuthMethod = "none"
+		}
+		if u.Name != nil {
+			req.Name = *u.Name
+		}
+		if u.RedirectURIs != nil {
+			req.RedirectURIs = *u.RedirectURIs
+		}
+		if u.Scopes != nil {
+			req.Scopes = *u.Scopes
+		}
+		next, err := o.checkClient(req)
+		if err != nil {
+			return err
+		}
+		c.Name, c.RedirectURIs, c.Scopes = next.Name, next.RedirectURIs, next.Scopes
+		return nil
+	})
+	return c, adminClientError(err)
 }
 
 // RotateClientSecret implements OAuth: a new 256-bit secret replaces the

@@ -120,9 +120,43 @@ func (s *PostgresClients) SetSecret(ctx context.Context, id, secretHash string, 
 
 const updateClient = `UPDATE oauth_clients SET name = $2, redirect_uris = $3, scopes = $4 WHERE id = $1`
 
-// Update implements Clients. Errors: unknown_client, internal.
-func (s *PostgresClients) Update(ctx context.Context, c Client) error {
-	return s.changeOne(ctx, "update", updateClient, c.ID, c.Name, textArray(c.RedirectURIs), textArray(c.Scopes))
+// Update implements Clients: the row is read FOR UPDATE, fn runs, and only
+// the name, redirect URIs and scopes are written back. fn may run again
+// when the transaction is retried (a serialization failure), so it must
+// have no other effects. Errors: unknown_client, fn's error unchanged,
+// internal.
+func (s *PostgresClients) Update(ctx context.Context, id string, fn func(*Client) error) (Client, error) {
+	cid, err := uuid.Parse(id)
+	if err != nil {
+		return Client{}, ErrUnknownClient
+	}
+	var saved Client
+	var fnErr error
+	err = pg.Tx(ctx, s.db, nil, func(ctx context.Context, tx *sqlx.Tx) error {
+		var r clientRow
+		if err := tx.GetContext(ctx, &r, selectClient+` FOR UPDATE`, cid.String()); err != nil {
+			return err
+		}
+		c := r.client()
+		if fnErr = fn(&c); fnErr != nil {
+			return fnErr
+		}
+		if _, err := tx.ExecContext(ctx, updateClient, r.ID, c.Name, textArray(c.RedirectURIs), textArray(c.Scopes)); err != nil {
+			return err
+		}
+		saved = r.client()
+		saved.Name, saved.RedirectURIs, saved.Scopes = c.Name, slices.Clone(c.RedirectURIs), slices.Clone(c.Scopes)
+		return nil
+	})
+	switch {
+	case fnErr != nil:
+		return Client{}, fnErr
+	case errors.Is(err, sql.ErrNoRows):
+		return Client{}, ErrUnknownClient
+	case err != nil:
+		return Client{}, errs.Internalf(err, "oauth clients: update")
+	}
+	return saved, nil
 }
 
 // Delete implements Clients. Errors: unknown_client, internal.

@@ -3,8 +3,11 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,23 +139,47 @@ func TestPostgresClientsListUpdateDelete(t *testing.T) {
 	})
 
 	t.Run("update", func(t *testing.T) {
-		c, err := s.ByID(ctx, ids[3])
-		if err != nil {
-			t.Fatal(err)
+		uris, scopes := []string{"https://app.example.com/cb"}, []string{"reports:read"}
+		saved, err := s.Update(ctx, ids[3], func(c *auth.Client) error {
+			c.Name, c.RedirectURIs, c.Scopes = "Renamed", uris, scopes
+			c.GrantTypes, c.SecretHash = []string{auth.GrantAuthorizationCode}, "" // not Update's to change
+			return nil
+		})
+		got, err2 := s.ByID(ctx, ids[3])
+		if err != nil || err2 != nil || got.Name != "Renamed" || !slices.Equal(got.RedirectURIs, uris) || !slices.Equal(got.Scopes, scopes) ||
+			!slices.Equal(got.GrantTypes, []string{auth.GrantClientCredentials}) || got.Public() || !reflect.DeepEqual(saved, got) {
+			t.Errorf("after Update: stored %+v (%v), answered %+v (%v)", got, err2, saved, err)
 		}
-		c.Name, c.RedirectURIs, c.Scopes = "Renamed", []string{"https://app.example.com/cb"}, []string{"reports:read"}
-		c.GrantTypes, c.SecretHash = []string{auth.GrantAuthorizationCode}, "" // not Update's to change
-		if err := s.Update(ctx, c); err != nil {
-			t.Fatal(err)
+		refused := errors.New("no")
+		if _, err := s.Update(ctx, ids[3], func(c *auth.Client) error { c.Name = "Not saved"; return refused }); err != refused {
+			t.Errorf("fn's error: got %v", err)
 		}
-		got, err := s.ByID(ctx, ids[3])
-		if err != nil || got.Name != "Renamed" || !slices.Equal(got.RedirectURIs, c.RedirectURIs) || !slices.Equal(got.Scopes, c.Scopes) ||
-			!slices.Equal(got.GrantTypes, []string{auth.GrantClientCredentials}) || got.Public() {
-			t.Errorf("after Update: %+v, %v", got, err)
+		if got, _ := s.ByID(ctx, ids[3]); got.Name != "Renamed" {
+			t.Errorf("a refused update was saved: %+v", got)
 		}
-		c.ID = "0190f5a0-0000-7000-8000-000000000000"
-		if err := s.Update(ctx, c); !errors.Is(err, auth.ErrUnknownClient) {
-			t.Errorf("unknown client: got %v, want unknown_client", err)
+		for _, id := range []string{"0190f5a0-0000-7000-8000-000000000000", "x"} {
+			if _, err := s.Update(ctx, id, func(*auth.Client) error { return nil }); !errors.Is(err, auth.ErrUnknownClient) {
+				t.Errorf("unknown client %q: got %v, want unknown_client", id, err)
+			}
+		}
+		// Concurrent updates of different fields all hold.
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Update(ctx, ids[3], func(c *auth.Client) error {
+					c.Scopes = append(slices.Clone(c.Scopes), fmt.Sprintf("s%d", i))
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got, _ := s.ByID(ctx, ids[3]); len(got.Scopes) != 9 {
+			t.Errorf("after 8 concurrent additions to 1 scope: %v, want 9 (none lost)", got.Scopes)
 		}
 	})
 
