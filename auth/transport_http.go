@@ -17,7 +17,9 @@ import (
 	"github.com/azora-os/azora/shared/page"
 )
 
-// The paths of API.md's Auth table that MakeHTTPHandler serves.
+// The paths MakeHTTPHandler serves: API.md's Auth table, and auth's own
+// additions (the password change, the user's sessions, the admin's user
+// search), which the OpenAPI document describes.
 const (
 	PathRegister    = "/api/v1/auth/register"
 	PathLogin       = "/api/v1/auth/login"
@@ -73,7 +75,7 @@ func WithJWKSMaxAge(d time.Duration) HTTPOption {
 	return func(o *httpOptions) { o.jwksMaxAge = d }
 }
 
-// MakeHTTPHandler registers the Auth routes of API.md (all but OAuth's) on
+// MakeHTTPHandler registers the Auth routes (all but OAuth's) on
 // r, serving e. issuer is the tokens' iss, an absolute URL; the discovery
 // document publishes it and the JWKS URL under it. Every route copies the
 // bearer token into the context for the JWT step, decodes bodies strictly

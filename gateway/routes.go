@@ -15,8 +15,9 @@ const (
 	PathDocs      = "/api/v1/docs"
 )
 
-// Routes is every path of API.md the gateway forwards, with what it needs
-// at the edge. A path missing here is a 404 at the gateway.
+// Routes is every path the gateway forwards (API.md's, and the services'
+// additions the OpenAPI document describes), with what it needs at the
+// edge. A path missing here is a 404 at the gateway.
 var Routes = []Route{
 	// auth
 	{http.MethodPost, auth.PathRegister, ServiceAuth, Public, ClassAuth},
