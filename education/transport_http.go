@@ -22,8 +22,9 @@ import (
 	"github.com/azora-os/azora/shared/page"
 )
 
-// The paths of API.md's Education table that MakeHTTPHandler serves, and
-// where the certificate verification keys are published.
+// The paths of API.md's Education table that MakeHTTPHandler serves, the
+// lesson correction it adds (PathCourseLesson, in the OpenAPI document),
+// and where the certificate verification keys are published.
 const (
 	PathCourses           = "/api/v1/courses"
 	PathCourse            = "/api/v1/courses/{id}"
