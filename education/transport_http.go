@@ -80,7 +80,8 @@ func WithEnrollMiddleware(mw func(http.Handler) http.Handler) HTTPOption {
 	return WithRouteMiddleware(NameEnroll, mw)
 }
 
-// MakeHTTPHandler registers the Education routes of API.md, and
+// MakeHTTPHandler registers the Education routes of API.md, the lesson
+// correction, and
 // PathCertificateKeys, on r, serving e. Every route copies the bearer token
 // into the context for the JWT step, decodes bodies strictly
 // (httpx.DecodeJSON: unknown fields, wrong types and bad JSON are 400s, a
