@@ -81,9 +81,8 @@ func WithEnrollMiddleware(mw func(http.Handler) http.Handler) HTTPOption {
 }
 
 // MakeHTTPHandler registers the Education routes of API.md, the lesson
-// correction, and
-// PathCertificateKeys, on r, serving e. Every route copies the bearer token
-// into the context for the JWT step, decodes bodies strictly
+// correction, and PathCertificateKeys, on r, serving e. Every route copies
+// the bearer token into the context for the JWT step, decodes bodies strictly
 // (httpx.DecodeJSON: unknown fields, wrong types and bad JSON are 400s, a
 // wrong Content-Type 415) and answers errors as RFC 9457 problems
 // (httpx.ServerOptions). A body is decoded before the token is checked, so
