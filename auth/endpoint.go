@@ -8,6 +8,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/azora-os/azora/shared/errs"
+	"github.com/azora-os/azora/shared/httpx"
 	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/page"
 )
@@ -152,7 +153,7 @@ func makeLogoutEndpoint(s Service) endpoint.Endpoint {
 		if err := s.Logout(ctx, c.SessionID); err != nil {
 			return nil, err
 		}
-		return noContent{}, nil
+		return httpx.NoContent{}, nil
 	}
 }
 
@@ -211,7 +212,7 @@ func makeDisableTOTPEndpoint(s Service) endpoint.Endpoint {
 		if err := s.DisableTOTP(ctx, c.Subject, req.Code); err != nil {
 			return nil, err
 		}
-		return noContent{}, nil
+		return httpx.NoContent{}, nil
 	}
 }
 
@@ -229,7 +230,7 @@ func makeChangePasswordEndpoint(s Service) endpoint.Endpoint {
 		if err := s.ChangePassword(ctx, req); err != nil {
 			return nil, err
 		}
-		return noContent{}, nil
+		return httpx.NoContent{}, nil
 	}
 }
 
@@ -252,7 +253,7 @@ func makeRevokeSessionEndpoint(s Service) endpoint.Endpoint {
 		if err := s.RevokeSession(ctx, c.Subject, request.(idRequest).ID); err != nil {
 			return nil, err
 		}
-		return noContent{}, nil
+		return httpx.NoContent{}, nil
 	}
 }
 
@@ -265,7 +266,7 @@ func makeRevokeOthersEndpoint(s Service) endpoint.Endpoint {
 		if err := s.RevokeOtherSessions(ctx, c.Subject, c.SessionID); err != nil {
 			return nil, err
 		}
-		return noContent{}, nil
+		return httpx.NoContent{}, nil
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/azora-os/azora/shared/httpx"
 	"github.com/azora-os/azora/shared/kit"
 	"github.com/azora-os/azora/shared/logging"
 	"github.com/azora-os/azora/shared/page"
@@ -228,7 +229,7 @@ func makeDeleteClientEndpoint(s OAuth) endpoint.Endpoint {
 		if err := s.DeleteClient(ctx, request.(idRequest).ID); err != nil {
 			return nil, err
 		}
-		return noContent{}, nil
+		return httpx.NoContent{}, nil
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/azora-os/azora/shared/httpx"
 	"github.com/azora-os/azora/shared/kit"
 )
 
@@ -29,7 +30,7 @@ func TestAuditClientChange(t *testing.T) {
 			`level=info msg="oauth client changed" action=rotate_client_secret client_id=c-1 admin=admin-1`},
 		{"update_client", updateClientRequest{ID: "c-2"}, clientResponse{}, nil,
 			`level=info msg="oauth client changed" action=update_client client_id=c-2 admin=admin-1`},
-		{"delete_client", idRequest{ID: "c-3"}, noContent{}, nil,
+		{"delete_client", idRequest{ID: "c-3"}, httpx.NoContent{}, nil,
 			`level=info msg="oauth client changed" action=delete_client client_id=c-3 admin=admin-1`},
 		{"delete_client", idRequest{ID: "c-4"}, nil, ErrClientNotFound, ""},
 	} {

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"net/http"
 	"slices"
 	"strings"
 
@@ -54,12 +53,7 @@ type (
 	recoveryCodesResponse struct {
 		RecoveryCodes []string `json:"recovery_codes"`
 	}
-	// noContent is a success without a body.
-	noContent struct{}
 )
-
-// StatusCode makes httpx.EncodeJSON answer 204 without a body.
-func (noContent) StatusCode() int { return http.StatusNoContent }
 
 // fieldErrors collects every bad field of a request, so a client learns
 // all of them from one 400.

@@ -58,15 +58,15 @@ func NewHTTPClient(instance string, opts ...ClientOption) (Service, error) {
 		LoginEndpoint:         client("login", post, at(PathLogin), enc, decodeResponse[loginResponse]),
 		LoginMFAEndpoint:      client("login_mfa", post, at(PathLoginMFA), enc, decodeResponse[Tokens]),
 		RefreshEndpoint:       client("refresh", post, at(PathRefresh), enc, decodeResponse[Tokens]),
-		LogoutEndpoint:        client("logout", post, at(PathLogout), none, decodeNoContent),
+		LogoutEndpoint:        client("logout", post, at(PathLogout), none, httpclient.DecodeNoContent("auth")),
 		MeEndpoint:            client("me", get, at(PathMe), none, decodeResponse[userResponse]),
 		SetupTOTPEndpoint:     client("mfa_totp_setup", post, at(PathTOTPSetup), none, decodeResponse[TOTPSetup]),
 		EnableTOTPEndpoint:    client("mfa_totp_enable", post, at(PathTOTPEnable), enc, decodeResponse[recoveryCodesResponse]),
-		DisableTOTPEndpoint:   client("mfa_totp_disable", post, at(PathTOTPDisable), enc, decodeNoContent),
-		PasswordEndpoint:      client("change_password", post, at(PathPassword), enc, decodeNoContent),
+		DisableTOTPEndpoint:   client("mfa_totp_disable", post, at(PathTOTPDisable), enc, httpclient.DecodeNoContent("auth")),
+		PasswordEndpoint:      client("change_password", post, at(PathPassword), enc, httpclient.DecodeNoContent("auth")),
 		SessionsEndpoint:      c.CallEndpoint("list_sessions", get, callListSessions, decodeResponse[page.Page[SessionInfo]]),
-		RevokeSessionEndpoint: c.CallEndpoint("revoke_session", http.MethodDelete, callRevokeSession, decodeNoContent),
-		RevokeOthersEndpoint:  client("revoke_other_sessions", http.MethodDelete, at(PathSessions), none, decodeNoContent),
+		RevokeSessionEndpoint: c.CallEndpoint("revoke_session", http.MethodDelete, callRevokeSession, httpclient.DecodeNoContent("auth")),
+		RevokeOthersEndpoint:  client("revoke_other_sessions", http.MethodDelete, at(PathSessions), none, httpclient.DecodeNoContent("auth")),
 		ListUsersEndpoint:     c.CallEndpoint("list_users", get, callListUsers, decodeResponse[page.Page[User]]),
 		SetRolesEndpoint:      c.CallEndpoint("set_roles", http.MethodPut, callSetRoles, decodeResponse[userResponse]),
 		JWKSEndpoint:          client("jwks", get, at(PathJWKS), none, decodeResponse[JWKS]),
@@ -121,11 +121,4 @@ func callSetRoles(_ context.Context, request any) (httpclient.Call, error) {
 // decodeResponse reads a T from a success, or auth's problem as an error.
 func decodeResponse[T any](ctx context.Context, resp *http.Response) (any, error) {
 	return httpclient.DecodeJSON[T]("auth", maxResponseBytes)(ctx, resp)
-}
-
-func decodeNoContent(_ context.Context, resp *http.Response) (any, error) {
-	if err := httpclient.Check("auth", resp); err != nil {
-		return nil, err
-	}
-	return noContent{}, nil
 }

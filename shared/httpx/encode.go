@@ -11,6 +11,13 @@ import (
 	"github.com/azora-os/azora/shared/errs"
 )
 
+// NoContent is an endpoint's success without a body: EncodeJSON answers it
+// 204.
+type NoContent struct{}
+
+// StatusCode makes EncodeJSON answer 204.
+func (NoContent) StatusCode() int { return http.StatusNoContent }
+
 // EncodeJSON returns a go-kit response encoder writing the response as JSON
 // with status. A response implementing httptransport.StatusCoder overrides
 // status (an enrollment answers 201 or 202 from one endpoint), and one

@@ -104,6 +104,17 @@ func Check(service string, resp *http.Response) error {
 	return nil
 }
 
+// DecodeNoContent returns a decoder of service's answers without a body:
+// httpx.NoContent from a success, Check's error otherwise.
+func DecodeNoContent(service string) httptransport.DecodeResponseFunc {
+	return func(_ context.Context, resp *http.Response) (any, error) {
+		if err := Check(service, resp); err != nil {
+			return nil, err
+		}
+		return httpx.NoContent{}, nil
+	}
+}
+
 // DecodeJSON returns a decoder that reads a T of at most limit bytes from
 // a success of service, or returns Check's error. A body that is not a T
 // is an internal error.
