@@ -181,6 +181,7 @@ var (
 	ErrAlreadyEnrolled      = errs.New(errs.Conflict, "already_enrolled", "you are already enrolled in this course")
 	ErrEnrollmentNotActive  = errs.New(errs.Conflict, "enrollment_not_active", "the enrollment is not active")
 	ErrCourseHasNoLessons   = errs.New(errs.FailedPrecondition, "course_has_no_lessons", "a course needs at least one lesson to be published")
+	ErrCoursePublished      = errs.New(errs.Conflict, "course_published", "a published course cannot be deleted: learners may hold it")
 	ErrOwnCourse            = errs.New(errs.Conflict, "own_course", "instructors cannot enrol in their own course")
 	ErrCertificateKeyLocked = errs.New(errs.Internal, "certificate_key_unreadable", "the certificate signing key cannot be opened")
 )
@@ -205,6 +206,9 @@ type Service interface {
 	// learners' progress stay. Errors: course_not_found, lesson_not_found,
 	// forbidden, validation_failed.
 	UpdateLesson(ctx context.Context, a Actor, courseID, lessonID string, p LessonPatch) (Lesson, error)
+	// DeleteCourse deletes a draft and its lessons (no learner ever saw
+	// it). Errors: course_not_found, forbidden, course_published.
+	DeleteCourse(ctx context.Context, a Actor, id string) error
 	// Publish makes a course visible (idempotent) and queues
 	// course.published the first time. Errors: course_not_found,
 	// forbidden, course_has_no_lessons.
@@ -280,6 +284,9 @@ type Repository interface {
 	// SaveLesson writes the title and content of l (the caller holds the
 	// course lock). Errors: lesson_not_found.
 	SaveLesson(ctx context.Context, l Lesson) error
+	// DeleteDraft deletes a draft course and its lessons (the caller holds
+	// the course lock). Errors: course_not_found (no draft has that id).
+	DeleteDraft(ctx context.Context, id string) error
 	// Catalogue pages published courses, newest first; q (when set) is a
 	// full-text query over title and description. Errors: invalid_cursor.
 	Catalogue(ctx context.Context, q string, p page.Request) (page.Page[Course], error)

@@ -19,6 +19,7 @@ const (
 	NameAddLesson       = "add_lesson"
 	NameUpdateLesson    = "update_lesson"
 	NamePublish         = "publish_course"
+	NameDeleteCourse    = "delete_course"
 	NameEnroll          = "enroll"
 	NameEnrollments     = "enrollments"
 	NameEnrollment      = "enrollment"
@@ -41,6 +42,7 @@ type Endpoints struct {
 	AddLessonEndpoint       endpoint.Endpoint
 	UpdateLessonEndpoint    endpoint.Endpoint
 	PublishEndpoint         endpoint.Endpoint
+	DeleteCourseEndpoint    endpoint.Endpoint
 	EnrollEndpoint          endpoint.Endpoint
 	EnrollmentsEndpoint     endpoint.Endpoint
 	EnrollmentEndpoint      endpoint.Endpoint
@@ -98,6 +100,7 @@ func MakeEndpoints(s Service, logger log.Logger, m *kit.Metrics, v *kit.Verifier
 		AddLessonEndpoint:       author(NameAddLesson, makeAddLessonEndpoint(s)),
 		UpdateLessonEndpoint:    author(NameUpdateLesson, makeUpdateLessonEndpoint(s)),
 		PublishEndpoint:         author(NamePublish, makePublishEndpoint(s)),
+		DeleteCourseEndpoint:    author(NameDeleteCourse, makeDeleteCourseEndpoint(s)),
 		EnrollEndpoint:          learner(NameEnroll, makeEnrollEndpoint(s)),
 		EnrollmentsEndpoint:     user(NameEnrollments, makeEnrollmentsEndpoint(s)),
 		EnrollmentEndpoint:      user(NameEnrollment, makeEnrollmentEndpoint(s)),

@@ -52,6 +52,13 @@ func (e Endpoints) UpdateCourse(ctx context.Context, _ Actor, id string, p Cours
 	return resp.(courseResponse).Course, nil
 }
 
+// DeleteCourse implements Service. Errors: missing_token, invalid_token,
+// forbidden, course_not_found, course_published.
+func (e Endpoints) DeleteCourse(ctx context.Context, _ Actor, id string) error {
+	_, err := e.DeleteCourseEndpoint(ctx, idRequest{ID: id})
+	return err
+}
+
 // UpdateLesson implements Service. Errors: missing_token, invalid_token,
 // forbidden, validation_failed, course_not_found, lesson_not_found.
 func (e Endpoints) UpdateLesson(ctx context.Context, _ Actor, courseID, lessonID string, p LessonPatch) (Lesson, error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/go-kit/kit/endpoint"
+
+	"github.com/azora-os/azora/shared/httpx"
 )
 
 // The course endpoints: an instructor's drafts, lessons and publishing,
@@ -116,6 +118,23 @@ func makeUpdateLessonEndpoint(s Service) endpoint.Endpoint {
 			return nil, err
 		}
 		return lessonResponse{Lesson: l}, nil
+	}
+}
+
+func makeDeleteCourseEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		a, err := actorOf(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req := request.(idRequest)
+		if !validID(req.ID) {
+			return nil, ErrCourseNotFound
+		}
+		if err := s.DeleteCourse(ctx, a, req.ID); err != nil {
+			return nil, err
+		}
+		return httpx.NoContent{}, nil
 	}
 }
 

@@ -142,6 +142,30 @@ const insertLesson = `
 INSERT INTO lessons (id, course_id, position, title, content, created_at)
 VALUES ($1, $2, $3, $4, $5, $6)`
 
+// deleteDraft removes a draft and its lessons in one statement; a
+// published course (or none) deletes nothing.
+const deleteDraft = `
+WITH course AS (DELETE FROM courses WHERE id = $1 AND status = 'draft' RETURNING id),
+     lessons AS (DELETE FROM lessons WHERE course_id IN (SELECT id FROM course))
+SELECT count(*) FROM course`
+
+// DeleteDraft deletes the draft and its lessons; the caller holds the
+// course lock. Errors: course_not_found (no draft has that id), internal.
+func (r *PostgresRepository) DeleteDraft(ctx context.Context, id string) error {
+	id, err := parseID(id, ErrCourseNotFound)
+	if err != nil {
+		return err
+	}
+	var n int
+	if err := sqlx.GetContext(ctx, r.q(ctx), &n, deleteDraft, id); err != nil {
+		return pgErr(err, "delete draft", nil)
+	}
+	if n == 0 {
+		return ErrCourseNotFound
+	}
+	return nil
+}
+
 const updateLesson = `UPDATE lessons SET title = $3, content = $4 WHERE id = $1 AND course_id = $2`
 
 // SaveLesson writes l's title and content; the caller holds the course

@@ -179,6 +179,22 @@ func (s *EducationService) UpdateLesson(ctx context.Context, a Actor, courseID, 
 	return l, err
 }
 
+// DeleteCourse implements Service, under the course lock: a draft has no
+// enrollment (only published courses take them) and was never announced,
+// so it goes without a trace; a published course stays for its learners.
+func (s *EducationService) DeleteCourse(ctx context.Context, a Actor, id string) error {
+	return s.Tx.InTx(ctx, func(ctx context.Context) error {
+		c, err := s.lockOwned(ctx, a, id)
+		if err != nil {
+			return err
+		}
+		if c.Status != CourseDraft {
+			return ErrCoursePublished
+		}
+		return s.Repo.DeleteDraft(ctx, c.ID)
+	})
+}
+
 // Publish implements Service.
 func (s *EducationService) Publish(ctx context.Context, a Actor, id string) (Course, error) {
 	var c Course

@@ -22,9 +22,10 @@ import (
 	"github.com/azora-os/azora/shared/page"
 )
 
-// The paths of API.md's Education table that MakeHTTPHandler serves, the
-// lesson correction it adds (PathCourseLesson, in the OpenAPI document),
-// and where the certificate verification keys are published.
+// The paths of API.md's Education table that MakeHTTPHandler serves (with
+// two additions the OpenAPI document describes: PathCourseLesson's
+// correction and the deletion of a draft at PathCourse), and where the
+// certificate verification keys are published.
 const (
 	PathCourses           = "/api/v1/courses"
 	PathCourse            = "/api/v1/courses/{id}"
@@ -81,11 +82,11 @@ func WithEnrollMiddleware(mw func(http.Handler) http.Handler) HTTPOption {
 }
 
 // MakeHTTPHandler registers the Education routes of API.md, the lesson
-// correction, and PathCertificateKeys, on r, serving e. Every route copies
-// the bearer token into the context for the JWT step, decodes bodies strictly
-// (httpx.DecodeJSON: unknown fields, wrong types and bad JSON are 400s, a
-// wrong Content-Type 415) and answers errors as RFC 9457 problems
-// (httpx.ServerOptions). A body is decoded before the token is checked, so
+// correction, the draft deletion and PathCertificateKeys, on r, serving e.
+// Every route copies the bearer token into the context for the JWT step,
+// decodes bodies strictly (httpx.DecodeJSON: unknown fields, wrong types
+// and bad JSON are 400s, a wrong Content-Type 415) and answers errors as
+// RFC 9457 problems (httpx.ServerOptions). A body is decoded before the token is checked, so
 // a malformed request is a 400 even without a token; its values are
 // checked after (validation_failed), so a caller who may not use the route
 // learns nothing from them.
@@ -123,6 +124,7 @@ func MakeHTTPHandler(e Endpoints, r *mux.Router, logger log.Logger, opts ...HTTP
 	handle(NameCatalogue, get, PathCourses, e.CatalogueEndpoint, decodeCatalogue, ok)
 	handle(NameCourse, get, PathCourse, e.CourseEndpoint, decodeCourse, ok)
 	handle(NameUpdateCourse, http.MethodPatch, PathCourse, e.UpdateCourseEndpoint, decodeUpdateCourse, ok)
+	handle(NameDeleteCourse, http.MethodDelete, PathCourse, e.DeleteCourseEndpoint, decodeIDNoBody, ok)
 	handle(NameAddLesson, post, PathCourseLessons, e.AddLessonEndpoint, decodeAddLesson, created)
 	handle(NameUpdateLesson, http.MethodPatch, PathCourseLesson, e.UpdateLessonEndpoint, decodeUpdateLesson, ok)
 	handle(NamePublish, post, PathCoursePublish, e.PublishEndpoint, decodeIDNoBody, ok)

@@ -63,6 +63,7 @@ func NewHTTPClient(instance string, opts ...ClientOption) (Service, error) {
 		AddLessonEndpoint:       client(NameAddLesson, post, callAddLesson, decodeResponse[lessonResponse]),
 		UpdateLessonEndpoint:    client(NameUpdateLesson, http.MethodPatch, callUpdateLesson, decodeResponse[lessonResponse]),
 		PublishEndpoint:         client(NamePublish, post, callByID(ErrCourseNotFound, "courses", "publish"), decodeResponse[courseResponse]),
+		DeleteCourseEndpoint:    client(NameDeleteCourse, http.MethodDelete, callByID(ErrCourseNotFound, "courses"), httpclient.DecodeNoContent("education")),
 		EnrollEndpoint:          client(NameEnroll, post, callEnroll, decodeResponse[enrolledResponse]),
 		EnrollmentsEndpoint:     client(NameEnrollments, get, callList("enrollments"), decodeResponse[page.Page[Enrollment]]),
 		EnrollmentEndpoint:      client(NameEnrollment, get, callByID(ErrEnrollmentNotFound, "enrollments"), decodeResponse[enrollmentResponse]),

@@ -153,6 +153,11 @@ func testHTTPClientRoundTrip(t *testing.T, e *htEnv) {
 	}
 	check("AddLesson", instructor, htCourseID, education.LessonInput{Title: "L", Content: "C"})
 
+	if err := svc.DeleteCourse(as("instructor"), education.Actor{}, htCourseID); err != nil {
+		t.Errorf("DeleteCourse: %v", err)
+	}
+	check("DeleteCourse", instructor, htCourseID)
+
 	lp := education.LessonPatch{Content: htPtr("C2")}
 	if l, err := svc.UpdateLesson(as("instructor"), education.Actor{}, htCourseID, htLessonID, lp); err != nil || l.Content != "C2" {
 		t.Errorf("UpdateLesson: got %+v, %v", l, err)
@@ -199,7 +204,7 @@ func testHTTPClientRoundTrip(t *testing.T, e *htEnv) {
 
 	wantNames := []string{education.NameCreateCourse, education.NameCatalogue, education.NameCourse, education.NameCourse,
 		education.NameUpdateCourse, education.NameUpdateCourse, education.NameUpdateCourse, education.NameAddLesson,
-		education.NameUpdateLesson, education.NameUpdateLesson, education.NamePublish, education.NameEnroll, education.NameEnrollment, education.NameCompleteLesson,
+		education.NameDeleteCourse, education.NameUpdateLesson, education.NameUpdateLesson, education.NamePublish, education.NameEnroll, education.NameEnrollment, education.NameCompleteLesson,
 		education.NameCertificates, education.NameCertificate, education.NameVerify, education.NameCertificatePDF,
 		education.NameCertificateKeys}
 	if got := names(); !slices.Equal(got, wantNames) {

@@ -10,7 +10,7 @@ import (
 )
 
 func testHTTPCourseRoutes(t *testing.T, e *htEnv) {
-	get, post, patch := http.MethodGet, http.MethodPost, http.MethodPatch
+	get, post, patch, del := http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete
 	coursePath := "/api/v1/courses/" + htCourseID
 	instructor, student, admin := htActors["instructor"], htActors["student"], htActors["admin"]
 
@@ -179,6 +179,21 @@ func testHTTPCourseRoutes(t *testing.T, e *htEnv) {
 				fail: htFails("AddLesson", education.ErrNotOwner), status: 403, code: "forbidden", calls: "AddLesson"},
 			{name: "course not found", method: post, path: p, htRequest: htRequest{who: "instructor", body: `{"title":"t","content":"c"}`},
 				fail: htFails("AddLesson", education.ErrCourseNotFound), status: 404, code: "course_not_found", calls: "AddLesson"},
+		})
+	})
+
+	t.Run("delete course", func(t *testing.T) {
+		e.run(t, []htCase{
+			{name: "deleted", method: del, path: coursePath, htRequest: htRequest{who: "instructor"}, status: 204, calls: "DeleteCourse",
+				check: htWantArgs("DeleteCourse", instructor, htCourseID)},
+			{name: "a body", method: del, path: coursePath, htRequest: htRequest{who: "instructor", body: `{"force":true}`}, status: 400, code: "unknown_field"},
+			{name: "published", method: del, path: coursePath, htRequest: htRequest{who: "instructor"},
+				fail: htFails("DeleteCourse", education.ErrCoursePublished), status: 409, code: "course_published", calls: "DeleteCourse"},
+			{name: "not the owner", method: del, path: coursePath, htRequest: htRequest{who: "instructor"},
+				fail: htFails("DeleteCourse", education.ErrNotOwner), status: 403, code: "forbidden", calls: "DeleteCourse"},
+			{name: "student refused", method: del, path: coursePath, htRequest: htRequest{who: "student"}, status: 403, code: "forbidden"},
+			{name: "missing token", method: del, path: coursePath, status: 401, code: "missing_token"},
+			{name: "not a uuid", method: del, path: "/api/v1/courses/42", htRequest: htRequest{who: "instructor"}, status: 404, code: "course_not_found"},
 		})
 	})
 

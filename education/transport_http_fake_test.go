@@ -185,6 +185,10 @@ func (f *htFake) UpdateLesson(ctx context.Context, a education.Actor, courseID, 
 	return l, nil
 }
 
+func (f *htFake) DeleteCourse(ctx context.Context, a education.Actor, id string) error {
+	return f.record(ctx, "DeleteCourse", a, id)
+}
+
 func (f *htFake) Publish(ctx context.Context, a education.Actor, id string) (education.Course, error) {
 	if err := f.record(ctx, "Publish", a, id); err != nil {
 		return education.Course{}, err

@@ -326,6 +326,8 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 		{http.MethodGet, auth.PathUserInfo, 404, []string{"user_not_found"}},
 		{http.MethodGet, education.PathCourse, 404, []string{"course_not_found"}},
 		{http.MethodPatch, education.PathCourse, 403, []string{"forbidden"}},
+		{http.MethodDelete, education.PathCourse, 409, []string{"course_published"}},
+		{http.MethodDelete, education.PathCourse, 404, []string{"course_not_found"}},
 		{http.MethodPatch, education.PathCourseLesson, 404, []string{"course_not_found", "lesson_not_found"}},
 		{http.MethodPatch, education.PathCourseLesson, 400, []string{"validation_failed"}},
 		{http.MethodPost, education.PathCoursePublish, 422, []string{"course_has_no_lessons"}},

@@ -59,6 +59,7 @@ var Routes = []Route{
 	{http.MethodGet, education.PathCourses, ServiceEducation, Public, ClassAnonymous},
 	{http.MethodGet, education.PathCourse, ServiceEducation, OptionalUser, ClassAnonymous},
 	{http.MethodPatch, education.PathCourse, ServiceEducation, User, ClassAnonymous},
+	{http.MethodDelete, education.PathCourse, ServiceEducation, User, ClassAnonymous},
 	{http.MethodPost, education.PathCourseLessons, ServiceEducation, User, ClassAnonymous},
 	{http.MethodPatch, education.PathCourseLesson, ServiceEducation, User, ClassAnonymous},
 	{http.MethodPost, education.PathCoursePublish, ServiceEducation, User, ClassAnonymous},

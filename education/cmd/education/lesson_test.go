@@ -57,3 +57,35 @@ func TestLessonEdit(t *testing.T) {
 		t.Errorf("a refused edit changed the lesson: %v", got)
 	}
 }
+
+// TestDeleteDraft: the owner (or an admin) deletes a draft and its
+// lessons; a published course stays for its learners (409); nobody else
+// may delete, and a draft is not even found by others.
+func TestDeleteDraft(t *testing.T) {
+	t.Parallel()
+	w := start(t, nil)
+	owner, other, admin := w.user(t, "instructor"), w.user(t, "instructor"), w.user(t, "admin")
+	draft := func(who user) string {
+		t.Helper()
+		r := w.c.Do(t, "POST", "/api/v1/courses", who.token, map[string]any{"title": "Scratch", "description": "to be deleted"})
+		apptest.Want(t, r, 201, "")
+		id := r.Obj("course")["id"].(string)
+		apptest.Want(t, w.c.Do(t, "POST", "/api/v1/courses/"+id+"/lessons", who.token, map[string]any{"title": "L", "content": "C"}), 201, "")
+		return id
+	}
+	mine := draft(owner)
+	apptest.Want(t, w.c.Do(t, "DELETE", "/api/v1/courses/"+mine, other.token, nil), 404, "course_not_found")
+	apptest.Want(t, w.c.Do(t, "DELETE", "/api/v1/courses/"+mine, owner.token, nil), 204, "")
+	apptest.Want(t, w.c.Do(t, "GET", "/api/v1/courses/"+mine, owner.token, nil), 404, "course_not_found")
+	apptest.Want(t, w.c.Do(t, "DELETE", "/api/v1/courses/"+mine, owner.token, nil), 404, "course_not_found")
+	var lessons int
+	if err := w.db(t).Get(&lessons, `SELECT count(*) FROM lessons WHERE course_id = $1`, mine); err != nil || lessons != 0 {
+		t.Errorf("the draft's lessons: %d left (%v), want none", lessons, err)
+	}
+	apptest.Want(t, w.c.Do(t, "DELETE", "/api/v1/courses/"+draft(owner), admin.token, nil), 204, "")
+
+	published, _ := w.course(t, owner, nil, 1)
+	apptest.Want(t, w.c.Do(t, "DELETE", "/api/v1/courses/"+published, owner.token, nil), 409, "course_published")
+	apptest.Want(t, w.c.Do(t, "DELETE", "/api/v1/courses/"+published, other.token, nil), 403, "forbidden")
+	apptest.Want(t, w.c.Do(t, "GET", "/api/v1/courses/"+published, "", nil), 200, "")
+}
