@@ -143,18 +143,10 @@ func secureConsumer(t *testing.T, db *sqlx.DB, brokers string, sec events.KafkaS
 // startSecureConsumer runs c until the test ends, then checks that Run
 // returned nil promptly after its context was cancelled.
 func startSecureConsumer(t *testing.T, c *events.Consumer) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("consumer Run: got %v, want nil after cancel", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("consumer Run did not return within 20s of cancel")
+	stop := events.StartConsumer(t, c)
+	t.Cleanup(func() { // before StartConsumer's own: this one sees the error
+		if err := stop(); err != nil {
+			t.Errorf("consumer Run: got %v, want nil after cancel", err)
 		}
 	})
 }
