@@ -142,6 +142,21 @@ func actorOf(ctx context.Context) (Actor, error) {
 	return Actor{UserID: c.Subject, Roles: c.Roles}, err
 }
 
+// actorAndID is the prologue of the endpoints where a caller acts on one
+// resource: the verified caller, and the path's id, or notFound when the
+// id cannot name a row.
+func actorAndID(ctx context.Context, request any, notFound error) (Actor, string, error) {
+	a, err := actorOf(ctx)
+	if err != nil {
+		return Actor{}, "", err
+	}
+	id := request.(idRequest).ID
+	if !validID(id) {
+		return Actor{}, "", notFound
+	}
+	return a, id, nil
+}
+
 // optionalActor returns the verified caller, or nil for an anonymous one.
 func optionalActor(ctx context.Context) *Actor {
 	c, ok := kit.ClaimsFrom(ctx)

@@ -123,15 +123,11 @@ func makeUpdateLessonEndpoint(s Service) endpoint.Endpoint {
 
 func makeDeleteCourseEndpoint(s Service) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		a, err := actorOf(ctx)
+		a, id, err := actorAndID(ctx, request, ErrCourseNotFound)
 		if err != nil {
 			return nil, err
 		}
-		req := request.(idRequest)
-		if !validID(req.ID) {
-			return nil, ErrCourseNotFound
-		}
-		if err := s.DeleteCourse(ctx, a, req.ID); err != nil {
+		if err := s.DeleteCourse(ctx, a, id); err != nil {
 			return nil, err
 		}
 		return httpx.NoContent{}, nil
@@ -140,15 +136,11 @@ func makeDeleteCourseEndpoint(s Service) endpoint.Endpoint {
 
 func makePublishEndpoint(s Service) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		a, err := actorOf(ctx)
+		a, id, err := actorAndID(ctx, request, ErrCourseNotFound)
 		if err != nil {
 			return nil, err
 		}
-		req := request.(idRequest)
-		if !validID(req.ID) {
-			return nil, ErrCourseNotFound
-		}
-		c, err := s.Publish(ctx, a, req.ID)
+		c, err := s.Publish(ctx, a, id)
 		if err != nil {
 			return nil, err
 		}

@@ -15,15 +15,11 @@ import (
 
 func makeEnrollEndpoint(s Service) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		a, err := actorOf(ctx)
+		a, id, err := actorAndID(ctx, request, ErrCourseNotFound)
 		if err != nil {
 			return nil, err
 		}
-		req := request.(idRequest)
-		if !validID(req.ID) {
-			return nil, ErrCourseNotFound
-		}
-		e, err := s.Enroll(ctx, a, req.ID)
+		e, err := s.Enroll(ctx, a, id)
 		if err != nil {
 			return nil, err
 		}
@@ -43,15 +39,11 @@ func makeEnrollmentsEndpoint(s Service) endpoint.Endpoint {
 
 func makeEnrollmentEndpoint(s Service) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
-		a, err := actorOf(ctx)
+		a, id, err := actorAndID(ctx, request, ErrEnrollmentNotFound)
 		if err != nil {
 			return nil, err
 		}
-		req := request.(idRequest)
-		if !validID(req.ID) {
-			return nil, ErrEnrollmentNotFound
-		}
-		e, err := s.Enrollment(ctx, a, req.ID)
+		e, err := s.Enrollment(ctx, a, id)
 		if err != nil {
 			return nil, err
 		}
