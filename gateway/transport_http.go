@@ -163,16 +163,34 @@ type edgeMiddleware struct {
 
 func (m edgeMiddleware) wrap(access Access, class RateClass, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, err := m.authenticate(w, r, access)
+		addr := clientAddr{r: r, trusted: m.trusted}
+		ctx, err := m.authenticate(w, r, access, &addr)
 		if err != nil {
 			httpx.WriteError(w, r, m.logger, err)
 			return
 		}
-		if !m.admit(ctx, w, r, class) {
+		if !m.admit(ctx, w, r, class, &addr) {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// clientAddr is the client's address as the trusted proxies tell it,
+// worked out once per request and only if a check needs it: parsing the
+// forwarding chain costs.
+type clientAddr struct {
+	r       *http.Request
+	trusted httpx.TrustedProxies
+	ip      string
+	done    bool
+}
+
+func (a *clientAddr) get() string {
+	if !a.done {
+		a.ip, a.done = a.trusted.ClientIP(a.r), true
+	}
+	return a.ip
 }
 
 // authenticate returns r's ctx carrying the caller's token and verified
@@ -180,7 +198,7 @@ func (m edgeMiddleware) wrap(access Access, class RateClass, next http.Handler) 
 // OptionalUser, verified when a token is sent; for User, a token is
 // required. Services verify again; the edge check keeps forged, expired
 // and revoked tokens from reaching them at all.
-func (m edgeMiddleware) authenticate(w http.ResponseWriter, r *http.Request, access Access) (context.Context, error) {
+func (m edgeMiddleware) authenticate(w http.ResponseWriter, r *http.Request, access Access, addr *clientAddr) (context.Context, error) {
 	ctx := r.Context()
 	if access == Public {
 		return ctx, nil
@@ -196,7 +214,7 @@ func (m edgeMiddleware) authenticate(w http.ResponseWriter, r *http.Request, acc
 	if m.verifier == nil {
 		return nil, kit.ErrAuthUnavailable
 	}
-	c, err := m.verify(ctx, w, r, token)
+	c, err := m.verify(ctx, w, token, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -208,12 +226,12 @@ func (m edgeMiddleware) authenticate(w http.ResponseWriter, r *http.Request, acc
 // RateLimit headers written to w) without a signature check. A token found
 // invalid is charged to the address; one that could not be checked (JWKS
 // unreachable) is not.
-func (m edgeMiddleware) verify(ctx context.Context, w http.ResponseWriter, r *http.Request, token string) (kit.Claims, error) {
+func (m edgeMiddleware) verify(ctx context.Context, w http.ResponseWriter, token string, addr *clientAddr) (kit.Claims, error) {
 	rate, guarded := m.rates[ClassBadToken]
 	if !guarded || m.limiter == nil {
 		return m.verifier.Verify(ctx, token)
 	}
-	key := "ip:" + m.trusted.ClientIP(r)
+	key := "ip:" + addr.get()
 	if d, refused := m.limiter.Refused(ClassBadToken, rate, key); refused {
 		d.WriteHeaders(w.Header())
 		return kit.Claims{}, d.Err()
@@ -229,7 +247,7 @@ func (m edgeMiddleware) verify(ctx context.Context, w http.ResponseWriter, r *ht
 // there is one (ClassUser) and by the client IP otherwise; ClassAuth is
 // always per IP: those routes are how a caller gets a user. It writes the
 // RateLimit-* headers, and the 429 problem when the request is refused.
-func (m edgeMiddleware) admit(ctx context.Context, w http.ResponseWriter, r *http.Request, class RateClass) bool {
+func (m edgeMiddleware) admit(ctx context.Context, w http.ResponseWriter, r *http.Request, class RateClass, addr *clientAddr) bool {
 	if m.limiter == nil {
 		return true
 	}
@@ -242,7 +260,7 @@ func (m edgeMiddleware) admit(ctx context.Context, w http.ResponseWriter, r *htt
 		return true
 	}
 	if key == "" {
-		key = "ip:" + m.trusted.ClientIP(r) // only when it is the key: parsing the chain costs
+		key = "ip:" + addr.get()
 	}
 	d := m.limiter.Allow(ctx, class, rate, key)
 	d.WriteHeaders(w.Header())
