@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -48,20 +46,9 @@ func TestOAuthClientThroughNGINX(t *testing.T) {
 	}
 	introspect := func(token string) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, p.NGINX.Base+"/oauth2/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(watchID, watchSecret)
-		resp, err := p.NGINX.Client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		var body map[string]any
-		if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &body) != nil {
-			t.Fatalf("introspect: got %d %s", resp.StatusCode, raw)
-		}
-		return body
+		r := c.Form(t, "/oauth2/introspect", watchID, watchSecret, url.Values{"token": {token}})
+		apptest.Want(t, r, http.StatusOK, "")
+		return r.Body
 	}
 	if in := introspect(tok.AccessToken); in["active"] != true || in["client_id"] != id {
 		t.Fatalf("introspect: got %v, want active, of %s", in, id)

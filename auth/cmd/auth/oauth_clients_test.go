@@ -203,7 +203,7 @@ func TestOAuthClientAdministration(t *testing.T) {
 		}
 		// Auth's own JWT middleware refuses the user's access token now.
 		apptest.Want(t, e.c.Do(t, "GET", "/oauth2/userinfo", userTok.AccessToken, nil), 401, "invalid_token")
-		if r := e.form(t, "/oauth2/token", code.id, code.cfg.ClientSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {userTok.RefreshToken}}); r.Status != 401 || r.Str("error") != "invalid_client" {
+		if r := e.c.Form(t, "/oauth2/token", code.id, code.cfg.ClientSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {userTok.RefreshToken}}); r.Status != 401 || r.Str("error") != "invalid_client" {
 			t.Errorf("refresh with the deleted client: got %d %s, want 401 invalid_client", r.Status, r.Raw)
 		}
 		_, err = (&clientcredentials.Config{ClientID: svcID, ClientSecret: svcSecret, TokenURL: e.base + "/oauth2/token"}).Token(ctx)

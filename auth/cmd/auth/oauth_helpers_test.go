@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"maps"
@@ -66,33 +65,10 @@ func (e *oauthEnv) client(t *testing.T, body map[string]any) (id, secret string)
 	return r.Str("client_id"), r.Str("client_secret")
 }
 
-// form posts an OAuth form with optional Basic credentials and returns the
-// decoded answer.
-func (e *oauthEnv) form(t *testing.T, path, id, secret string, v url.Values) apptest.Reply {
-	t.Helper()
-	req, err := http.NewRequest("POST", e.base+path, strings.NewReader(v.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if id != "" {
-		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	}
-	resp, err := e.c.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := apptest.Reply{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
-	_ = json.Unmarshal(raw, &r.Body)
-	return r
-}
-
 // introspect asks about token as client id.
 func (e *oauthEnv) introspect(t *testing.T, id, secret, token string) apptest.Reply {
 	t.Helper()
-	r := e.form(t, "/oauth2/introspect", id, secret, url.Values{"token": {token}})
+	r := e.c.Form(t, "/oauth2/introspect", id, secret, url.Values{"token": {token}})
 	apptest.Want(t, r, 200, "")
 	return r
 }

@@ -117,12 +117,12 @@ func TestOAuthClientCredentials(t *testing.T) {
 		wantOAuthError(t, err, "invalid_client")
 		_, err = (&clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: cc.TokenURL, Scopes: []string{"openid"}}).Token(ctx)
 		wantOAuthError(t, err, "invalid_scope")
-		r := e.form(t, "/oauth2/token", id, secret+"x", url.Values{"grant_type": {"client_credentials"}})
+		r := e.c.Form(t, "/oauth2/token", id, secret+"x", url.Values{"grant_type": {"client_credentials"}})
 		if r.Status != 401 || r.Str("error") != "invalid_client" || r.Header.Get("WWW-Authenticate") != `Basic realm="azora"` {
 			t.Errorf("wrong secret over Basic: got %d %v %s", r.Status, r.Header, r.Raw)
 		}
 		for grant, code := range map[string]string{"password": "unsupported_grant_type", "implicit": "unsupported_grant_type", "authorization_code": "unauthorized_client"} {
-			if r := e.form(t, "/oauth2/token", id, secret, url.Values{"grant_type": {grant}}); r.Status != 400 || r.Str("error") != code {
+			if r := e.c.Form(t, "/oauth2/token", id, secret, url.Values{"grant_type": {grant}}); r.Status != 400 || r.Str("error") != code {
 				t.Errorf("grant %s: got %d %s, want 400 %s", grant, r.Status, r.Raw, code)
 			}
 		}
@@ -133,10 +133,10 @@ func TestOAuthClientCredentials(t *testing.T) {
 		if in.Body["active"] != true || in.Str("client_id") != id || in.Str("sub") != id || in.Str("scope") != "reports:read" || in.Str("iss") != e.base {
 			t.Fatalf("introspect: got %s", in.Raw)
 		}
-		if r := e.form(t, "/oauth2/introspect", id, "wrong", url.Values{"token": {tok.AccessToken}}); r.Status != 401 || r.Str("error") != "invalid_client" {
+		if r := e.c.Form(t, "/oauth2/introspect", id, "wrong", url.Values{"token": {tok.AccessToken}}); r.Status != 401 || r.Str("error") != "invalid_client" {
 			t.Errorf("introspect with a wrong secret: got %d %s", r.Status, r.Raw)
 		}
-		if r := e.form(t, "/oauth2/revoke", id, secret, url.Values{"token": {tok.AccessToken}}); r.Status != 200 {
+		if r := e.c.Form(t, "/oauth2/revoke", id, secret, url.Values{"token": {tok.AccessToken}}); r.Status != 200 {
 			t.Fatalf("revoke: got %d %s", r.Status, r.Raw)
 		}
 		if in := e.introspect(t, id, secret, tok.AccessToken); string(in.Raw) != "{\"active\":false}\n" {
@@ -144,7 +144,7 @@ func TestOAuthClientCredentials(t *testing.T) {
 		}
 		// Auth's own JWT middleware refuses it now: 401, no longer 403.
 		apptest.Want(t, e.c.Do(t, "GET", "/oauth2/userinfo", tok.AccessToken, nil), 401, "invalid_token")
-		if r := e.form(t, "/oauth2/revoke", id, secret, url.Values{"token": {"not-a-token"}}); r.Status != 200 {
+		if r := e.c.Form(t, "/oauth2/revoke", id, secret, url.Values{"token": {"not-a-token"}}); r.Status != 200 {
 			t.Errorf("revoking garbage: got %d, want 200 (RFC 7009 §2.2)", r.Status)
 		}
 	})
@@ -302,7 +302,7 @@ func TestOAuthPublicClientAndRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := e.form(t, "/oauth2/revoke", "", "", url.Values{"client_id": {id}, "token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}); r.Status != 200 {
+	if r := e.c.Form(t, "/oauth2/revoke", "", "", url.Values{"client_id": {id}, "token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}); r.Status != 200 {
 		t.Fatalf("revoke: got %d %s", r.Status, r.Raw)
 	}
 	apptest.Want(t, e.c.Do(t, "GET", "/api/v1/auth/me", tok.AccessToken, nil), 401, "invalid_token")
@@ -312,7 +312,7 @@ func TestOAuthPublicClientAndRevocation(t *testing.T) {
 	wantOAuthError(t, err, "invalid_grant")
 	// A public client cannot introspect: RFC 7662 wants the caller
 	// authenticated.
-	if r := e.form(t, "/oauth2/introspect", "", "", url.Values{"client_id": {id}, "token": {tok.AccessToken}}); r.Status != 401 || r.Str("error") != "invalid_client" {
+	if r := e.c.Form(t, "/oauth2/introspect", "", "", url.Values{"client_id": {id}, "token": {tok.AccessToken}}); r.Status != 401 || r.Str("error") != "invalid_client" {
 		t.Errorf("public introspection: got %d %s", r.Status, r.Raw)
 	}
 }
