@@ -123,6 +123,14 @@ func (f *inputProblems) description(s *string) {
 	}
 }
 
+// content trims *s, a lesson's content, and checks its length.
+func (f *inputProblems) content(s *string) {
+	*s = strings.TrimSpace(*s)
+	if n := utf8.RuneCountInString(*s); n == 0 || n > maxContentRunes {
+		f.add("content", "must be 1 to 100,000 characters")
+	}
+}
+
 // price checks a price as sent: no rounding, no case folding, so what is
 // stored is exactly what the instructor asked for.
 func (f *inputProblems) price(p *Money) {
@@ -189,10 +197,7 @@ func checkCoursePatch(p *CoursePatch) error {
 func checkLessonInput(in *LessonInput) error {
 	var f inputProblems
 	f.title("title", &in.Title)
-	in.Content = strings.TrimSpace(in.Content)
-	if n := utf8.RuneCountInString(in.Content); n == 0 || n > maxContentRunes {
-		f.add("content", "must be 1 to 100,000 characters")
-	}
+	f.content(&in.Content)
 	return f.err()
 }
 
@@ -203,23 +208,18 @@ func checkLessonPatch(p *LessonPatch) error {
 		return errs.Validation(errs.FieldError{Field: "(body)", Message: "must set at least one of title, content"}).
 			WithMessage("the patch changes nothing")
 	}
-	in := LessonInput{Title: "x", Content: "x"} // stand-ins for what the patch leaves alone
+	var f inputProblems
 	if p.Title != nil {
-		in.Title = *p.Title
+		t := *p.Title
+		f.title("title", &t)
+		p.Title = &t
 	}
 	if p.Content != nil {
-		in.Content = *p.Content
+		c := *p.Content
+		f.content(&c)
+		p.Content = &c
 	}
-	if err := checkLessonInput(&in); err != nil {
-		return err
-	}
-	if p.Title != nil {
-		p.Title = &in.Title
-	}
-	if p.Content != nil {
-		p.Content = &in.Content
-	}
-	return nil
+	return f.err()
 }
 
 // check trims the search text and bounds it: a full-text query is parsed
