@@ -299,10 +299,7 @@ func newestFirst(a, b sessionKey) int {
 // sign-in within the session lifetime), so they are read whole and paged
 // here, newest sign-in first.
 func (s *AuthService) ListSessions(ctx context.Context, userID, currentSID string, p page.Request) (page.Page[SessionInfo], error) {
-	limit := min(max(p.Limit, 0), page.MaxLimit)
-	if limit == 0 {
-		limit = page.DefaultLimit
-	}
+	limit := p.Size()
 	var after *sessionKey
 	if p.Cursor != "" {
 		after = &sessionKey{}

@@ -275,11 +275,7 @@ type idKey struct {
 // on the first page, so it runs the query of the next ones) and how many
 // rows it holds. Errors: invalid_cursor.
 func idKeyset(p page.Request) (after string, limit int, err error) {
-	limit = p.Limit
-	if limit <= 0 {
-		limit = page.DefaultLimit
-	}
-	limit = min(limit, page.MaxLimit)
+	limit = p.Size()
 	k := idKey{ID: "ffffffff-ffff-ffff-ffff-ffffffffffff"}
 	if err := page.Decode(p.Cursor, &k); err != nil {
 		return "", 0, err

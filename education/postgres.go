@@ -149,11 +149,7 @@ var keysetStart = timeKey{At: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), ID:
 // number of rows to fetch (the page's limit, clamped as API.md says).
 // Errors: invalid_cursor.
 func decodeKeyset(p page.Request) (timeKey, int, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = page.DefaultLimit
-	}
-	limit = min(limit, page.MaxLimit)
+	limit := p.Size()
 	k := keysetStart
 	if err := page.Decode(p.Cursor, &k); err != nil {
 		return timeKey{}, 0, err

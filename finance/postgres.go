@@ -12,7 +12,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/azora-os/azora/shared/errs"
-	"github.com/azora-os/azora/shared/page"
 	"github.com/azora-os/azora/shared/pg"
 )
 
@@ -135,14 +134,6 @@ func mustAffect(res sql.Result, op string, notFound error) error {
 		return notFound
 	}
 	return nil
-}
-
-// limitOf returns p's page size, clamped as API.md says.
-func limitOf(p page.Request) int {
-	if p.Limit <= 0 {
-		return page.DefaultLimit
-	}
-	return min(p.Limit, page.MaxLimit)
 }
 
 // nullString returns s as a column value, NULL when empty.

@@ -138,7 +138,7 @@ LIMIT $4`
 // Wallets pages userID's wallets, oldest first (not the user's
 // receivables); a user id that is not a UUID has none. Errors: invalid_cursor, internal.
 func (l *PostgresLedger) Wallets(ctx context.Context, userID string, p page.Request) (page.Page[Wallet], error) {
-	limit := limitOf(p)
+	limit := p.Size()
 	k := walletKey{ID: uuid.Nil.String()} // before every wallet
 	if err := page.Decode(p.Cursor, &k); err != nil {
 		return page.Page[Wallet]{}, err

@@ -75,7 +75,7 @@ type entryRow struct {
 // account, has no entries (the service checks the wallet first). Errors:
 // invalid_cursor, internal.
 func (l *PostgresLedger) Entries(ctx context.Context, walletID string, p page.Request) (page.Page[Entry], error) {
-	limit := limitOf(p)
+	limit := p.Size()
 	k := entryKey{ID: math.MaxInt64} // after every posting
 	if err := page.Decode(p.Cursor, &k); err != nil {
 		return page.Page[Entry]{}, err

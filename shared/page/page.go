@@ -34,6 +34,15 @@ type Page[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// Size is how many rows r's page holds: Limit, DefaultLimit when unset (a
+// caller in process may leave it zero), and never more than MaxLimit.
+func (r Request) Size() int {
+	if r.Limit <= 0 {
+		return DefaultLimit
+	}
+	return min(r.Limit, MaxLimit)
+}
+
 // Query is r as ?limit= and ?cursor=, what a client sends for it (the
 // inverse of FromQuery); a zero Limit or empty Cursor is left out, so the
 // server's default applies.

@@ -64,3 +64,11 @@ func TestOf(t *testing.T) {
 		t.Error("empty page has nil items; want [] in JSON")
 	}
 }
+
+func TestRequestSize(t *testing.T) {
+	for limit, want := range map[int]int{0: DefaultLimit, -3: DefaultLimit, 1: 1, 37: 37, MaxLimit: MaxLimit, 1000: MaxLimit} {
+		if got := (Request{Limit: limit}).Size(); got != want {
+			t.Errorf("Limit %d: Size %d, want %d", limit, got, want)
+		}
+	}
+}
